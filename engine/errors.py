@@ -1,0 +1,39 @@
+"""Domain errors. Every message is written for the creator: what went wrong and what to do."""
+from __future__ import annotations
+
+
+class EngineError(Exception):
+    """Base of every error the engine raises on purpose."""
+
+    http_status = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadInput(EngineError):
+    """The job asked for something we cannot do (bad file, bad value)."""
+
+    http_status = 400
+
+
+class ModelMissing(EngineError):
+    """Weights that a chosen backend needs are not on disk; the message names the fix."""
+
+    http_status = 503
+
+
+class ModelFailed(EngineError):
+    """A model loaded but could not do its work (corrupt file, out of memory, invalid output)."""
+
+
+class RenderFailed(EngineError):
+    """The compositor or ffmpeg failed; the message carries ffmpeg's own words."""
+
+
+class JobCancelled(EngineError):
+    """Raised from a progress check once the job's cancel flag is set."""
+
+    def __init__(self, message: str = "Cancelled by request") -> None:
+        super().__init__(message)

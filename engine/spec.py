@@ -1,0 +1,111 @@
+"""JobSpec: one validated video request, frozen. Built once at the HTTP edge (server/schemas.py)
+or by a CLI/test; everything downstream reads it and nothing changes it."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class ImageMode(str, Enum):
+    AI_ONLY = "ai_only"
+    MANUAL_ONLY = "manual_only"
+    STOCK_ONLY = "stock_only"
+    MIXED = "mixed"
+
+
+class Pacing(str, Enum):
+    SLOW = "slow"
+    MODERATE = "moderate"
+    DYNAMIC = "dynamic"
+    FAST = "fast"
+
+
+class HookIntensity(str, Enum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    EXTREME = "extreme"
+
+
+class AspectRatio(str, Enum):
+    LANDSCAPE = "16:9"
+    PORTRAIT = "9:16"
+    SQUARE = "1:1"
+
+    @property
+    def frame_size(self) -> tuple[int, int]:
+        """Output video (width, height)."""
+        return {"16:9": (1920, 1080), "9:16": (1080, 1920), "1:1": (1080, 1080)}[self.value]
+
+    @property
+    def sdxl_bucket(self) -> tuple[int, int]:
+        """SDXL generation (width, height) for this aspect."""
+        return {"16:9": (1344, 768), "9:16": (768, 1344), "1:1": (1024, 1024)}[self.value]
+
+
+@dataclass(frozen=True)
+class Character:
+    name: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    topic: str
+    story_type: str = "mystery"
+    image_style: str = "cinematic"
+    image_mode: ImageMode = ImageMode.AI_ONLY
+    voice_id: str = "male_narrator_deep"
+    duration_minutes: float = 1.0
+    hook_intensity: HookIntensity = HookIntensity.MEDIUM
+    pacing: Pacing = Pacing.MODERATE
+    num_scenes: int = 6
+    characters: tuple[Character, ...] = ()
+    manual_image_paths: tuple[str, ...] = ()
+    stock_keywords: tuple[str, ...] = ()
+    aspect_ratio: AspectRatio = AspectRatio.LANDSCAPE
+    fps: int = 30
+    captions: bool = True
+    music: str | None = None
+    seed: int = 0
+    #: Lines the edge wants in the job's details (e.g. "story_type 'ghost' -> scary_horror").
+    notes: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def duration_seconds(self) -> float:
+        return self.duration_minutes * 60.0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        for key in ("image_mode", "hook_intensity", "pacing", "aspect_ratio"):
+            d[key] = getattr(self, key).value
+        d["characters"] = [asdict(c) for c in self.characters]
+        d["manual_image_paths"] = list(self.manual_image_paths)
+        d["stock_keywords"] = list(self.stock_keywords)
+        d["notes"] = list(self.notes)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "JobSpec":
+        """Inverse of to_dict (trusted input: a spec we stored ourselves)."""
+        return cls(
+            topic=d["topic"],
+            story_type=d["story_type"],
+            image_style=d["image_style"],
+            image_mode=ImageMode(d["image_mode"]),
+            voice_id=d["voice_id"],
+            duration_minutes=float(d["duration_minutes"]),
+            hook_intensity=HookIntensity(d["hook_intensity"]),
+            pacing=Pacing(d["pacing"]),
+            num_scenes=int(d["num_scenes"]),
+            characters=tuple(Character(**c) for c in d.get("characters", ())),
+            manual_image_paths=tuple(d.get("manual_image_paths", ())),
+            stock_keywords=tuple(d.get("stock_keywords", ())),
+            aspect_ratio=AspectRatio(d.get("aspect_ratio", "16:9")),
+            fps=int(d.get("fps", 30)),
+            captions=bool(d.get("captions", True)),
+            music=d.get("music"),
+            seed=int(d.get("seed", 0)),
+            notes=tuple(d.get("notes", ())),
+        )
