@@ -1,0 +1,99 @@
+"""Where the SDXL pipeline lives, chosen by free VRAM, and the scheduler presets for few-step
+variants. Pure functions and data: no torch here, so the policy is testable anywhere."""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Final, Mapping
+
+from engine.errors import ModelFailed
+
+GIB: Final = 1 << 30
+#: Free VRAM at which the whole fp16 pipeline (~7 GB of weights plus activations at 1344x768) stays
+#: on the GPU; below it, one component at a time (model offload, ~5 GB peak for the UNet).
+ALL_ON_GPU_BYTES: Final = 12 * GIB
+#: Below this even model offload does not fit: sequential (per-layer) offload, slow but ~2 GB.
+MODEL_OFFLOAD_BYTES: Final = int(6.5 * GIB)
+
+OFFLOAD_CHOICES: Final = ("auto", "none", "model", "sequential")
+_ESCALATION: Final = {"none": "model", "model": "sequential"}
+
+
+@dataclass(frozen=True)
+class Placement:
+    device: str  # "cuda", "cuda:1", "cpu", "mps"
+    dtype: str  # "float16" | "float32"
+    offload: str  # "none" | "model" | "sequential"
+    vae_tiling: bool
+
+    @property
+    def on_gpu(self) -> bool:
+        return self.device.startswith("cuda")
+
+    def describe(self) -> str:
+        where = {"none": "all on the GPU", "model": "model CPU offload", "sequential": "sequential CPU offload"}
+        parts = [self.device, self.dtype]
+        if self.on_gpu:
+            parts.append(where[self.offload])
+        if self.vae_tiling:
+            parts.append("VAE tiling")
+        return ", ".join(parts)
+
+
+def choose_placement(device: str, free_bytes: int | None, offload: str = "auto") -> Placement:
+    """The placement for ``device`` given its free memory (None when unknown or not CUDA).
+    ``offload`` "auto" picks by free VRAM; "none"/"model"/"sequential" force one (CUDA only)."""
+    if offload not in OFFLOAD_CHOICES:
+        raise ModelFailed(f"offload {offload!r} is not one of {', '.join(OFFLOAD_CHOICES)}")
+    if not device.startswith("cuda"):
+        # fp16 on CPU is slow or unsupported for some ops; MPS is fine in fp32 too.
+        return Placement(device, "float32", "none", vae_tiling=False)
+    if offload == "auto":
+        if free_bytes is None or free_bytes >= ALL_ON_GPU_BYTES:
+            offload = "none"
+        elif free_bytes >= MODEL_OFFLOAD_BYTES:
+            offload = "model"
+        else:
+            offload = "sequential"
+    return Placement(device, "float16", offload, vae_tiling=offload != "none")
+
+
+def escalate(placement: Placement) -> Placement | None:
+    """One step more offload after CUDA ran out of memory; None when there is nothing left to try."""
+    if not placement.on_gpu or placement.offload not in _ESCALATION:
+        return None
+    return replace(placement, offload=_ESCALATION[placement.offload], vae_tiling=True)
+
+
+@dataclass(frozen=True)
+class SchedulerPreset:
+    class_name: str
+    options: Mapping[str, object]
+    #: Defaults when the model entry gives no steps/guidance.
+    steps: int
+    guidance: float
+
+
+SCHEDULERS: Final[Mapping[str, SchedulerPreset]] = {
+    "euler": SchedulerPreset("EulerDiscreteScheduler", {}, 30, 6.0),
+    "euler_a": SchedulerPreset("EulerAncestralDiscreteScheduler", {}, 30, 6.0),
+    "dpmpp_2m": SchedulerPreset("DPMSolverMultistepScheduler", {}, 25, 6.0),
+    "dpmpp_2m_karras": SchedulerPreset("DPMSolverMultistepScheduler", {"use_karras_sigmas": True}, 25, 6.0),
+    "ddim": SchedulerPreset("DDIMScheduler", {}, 30, 6.0),
+    "unipc": SchedulerPreset("UniPCMultistepScheduler", {}, 25, 6.0),
+    # Few-step variants: SDXL-Lightning (trailing Euler, no CFG), SDXL-Turbo, LCM / LCM-LoRA merges.
+    "lightning": SchedulerPreset("EulerDiscreteScheduler", {"timestep_spacing": "trailing"}, 4, 0.0),
+    "turbo": SchedulerPreset("EulerAncestralDiscreteScheduler", {"timestep_spacing": "trailing"}, 4, 0.0),
+    "lcm": SchedulerPreset("LCMScheduler", {}, 4, 1.0),
+}
+#: Steps and guidance when the model keeps its own scheduler (SDXL base's Euler).
+DEFAULT_STEPS: Final = 30
+DEFAULT_GUIDANCE: Final = 6.0
+
+
+def scheduler_preset(name: str | None) -> SchedulerPreset | None:
+    if name is None or name == "" or name == "default":
+        return None
+    key = name.strip().lower().replace("-", "_").replace("+", "p")
+    if key not in SCHEDULERS:
+        raise ModelFailed(f"scheduler {name!r} in the SDXL model entry is unknown; use one of {', '.join(SCHEDULERS)}")
+    return SCHEDULERS[key]

@@ -1,0 +1,214 @@
+"""The images stage: one picture per scene from the source the request's image_mode asks for.
+
+ai_only      SDXL for every scene (draft art when no SDXL weights are installed, and it says so)
+manual_only  the creator's images in order, reused cyclically when there are fewer than scenes
+stock_only   the offline stock library, best match per scene, no repeats until exhausted
+mixed        the creator's images first, then stock matches, then SDXL (or draft art) for the rest
+
+Writes workdir/images/scene_01.png ... (RGB PNGs, atomically) and images/sources.json saying where
+each came from. A scene whose image is already there and readable (a resumed job) is kept."""
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Final
+
+from engine.contracts import Progress, Script
+from engine.errors import BadInput
+from engine.images.draft import draft_image
+from engine.images.files import IMAGES_DIR, is_complete_image, save_png_atomic, scene_path, write_bytes_atomic
+from engine.images.normalise import normalise_image
+from engine.images.prompts import ScenePrompt, build_prompt, scene_characters
+from engine.images.sdxl import SDXLSource
+from engine.images.stock import StockLibrary, StockPicker
+from engine.images.styles import style_for
+from engine.images.validate import validate_image_path
+from engine.spec import ImageMode, JobSpec
+
+log = logging.getLogger(__name__)
+
+SOURCES_FILE: Final = "sources.json"
+DRAFT_NOTE: Final = ("No SDXL weights installed: scenes get draft art instead of generated images "
+                     "(run scripts/download_models.py --sdxl for real ones)")
+
+
+@dataclass(frozen=True)
+class SceneImage:
+    """Where one scene's picture came from (one entry of images/sources.json)."""
+    scene: int  # 1-based
+    path: str
+    source: str  # "sdxl" | "draft" | "manual" | "stock" | "kept" (already there from an earlier run)
+    origin: str = ""  # the manual/stock file it was made from
+    repeat: int = 0  # how many earlier scenes showed the same origin (compose varies the motion)
+    seed: int | None = None
+    prompt: str = ""
+
+
+class ImageRouter:
+    """The ImageSource the pipeline uses; see the module docstring for the modes."""
+
+    def __init__(self, *, sdxl: SDXLSource | None, stock_dir: Path, allowed_roots: tuple[Path, ...],
+                 size: tuple[int, int] | None = None) -> None:
+        self.sdxl = sdxl
+        self.stock_dir = Path(stock_dir)
+        self.allowed_roots = tuple(Path(r) for r in allowed_roots)
+        self.size = size
+        self.name = "sdxl" if sdxl is not None else "draft"
+
+    def images(self, script: Script, spec: JobSpec, workdir: Path, *, progress: Progress) -> list[Path]:
+        scenes = script.scenes
+        n = len(scenes)
+        if n == 0:
+            raise BadInput("the script has no scenes, so there is nothing to illustrate")
+        mode = ImageMode(spec.image_mode)
+        size = self.size or spec.aspect_ratio.sdxl_bucket
+        style = style_for(spec.image_style)
+        prompts = [build_prompt(s, i, script, style, spec.seed, spec.characters) for i, s in enumerate(scenes)]
+
+        manual: list[Path] = []
+        if mode in (ImageMode.MANUAL_ONLY, ImageMode.MIXED):
+            manual = [validate_image_path(p, self.allowed_roots) for p in spec.manual_image_paths]
+            if mode is ImageMode.MANUAL_ONLY and not manual:
+                raise BadInput("image_mode manual_only needs at least one path in manual_image_paths")
+        picker: StockPicker | None = None
+        if mode in (ImageMode.STOCK_ONLY, ImageMode.MIXED):
+            library = StockLibrary.scan(self.stock_dir)
+            if not len(library):
+                if mode is ImageMode.STOCK_ONLY:
+                    raise BadInput(f"No stock images in {self.stock_dir} — add images (optionally with .txt/.json "
+                                   "tags) there, or choose image_mode ai_only or manual_only")
+                progress.note(f"Stock library {self.stock_dir} is empty; skipping stock images")
+            else:
+                picker = StockPicker.for_job(library, spec.stock_keywords)
+                progress.note(f"Stock library: {len(library)} images in {self.stock_dir}")
+
+        images_dir = Path(workdir) / IMAGES_DIR
+        images_dir.mkdir(parents=True, exist_ok=True)
+        records: list[SceneImage] = []
+        earlier = self._read_sources(images_dir)
+        made_from: dict[Path, Path] = {}  # origin -> first scene file made from it this run
+        seen: Counter[Path] = Counter()
+        draft_noted = False
+        started = time.monotonic()
+        try:
+            for i, (scene, sp) in enumerate(zip(scenes, prompts)):
+                progress.check_cancelled()
+                sub = progress.sub(i / n, (i + 1) / n)
+                label = f"Creating scene {i + 1} of {n}"
+                dest = scene_path(images_dir, i)
+                origin: Path | None = None
+                kind = "ai"
+                if mode is ImageMode.MANUAL_ONLY:
+                    origin, kind = manual[i % len(manual)], "manual"
+                elif mode is ImageMode.MIXED and i < len(manual):
+                    origin, kind = manual[i], "manual"
+                elif picker is not None:
+                    item = picker.pick(scene.image_prompt, require_match=mode is ImageMode.MIXED)
+                    if item is not None:
+                        origin, kind = item.path, "stock"
+                if is_complete_image(dest):
+                    sub(1.0, f"Scene {i + 1} of {n} already made — kept")
+                    old = earlier.get(i + 1)
+                    records.append(old if old is not None and old.path == str(dest) else SceneImage(
+                        i + 1, str(dest), "kept", str(origin or ""), self._repeat(seen, origin), sp.seed, sp.prompt))
+                    continue
+                sub(0.0, label)
+                if kind == "manual" and origin is not None:
+                    self._from_file(origin, dest, size, made_from, f"manual image {str(origin)!r}")
+                elif kind == "stock" and picker is not None and origin is not None:
+                    origin = self._from_stock(origin, picker, scene.image_prompt, dest, size, made_from, progress,
+                                              require_match=mode is ImageMode.MIXED)
+                    if origin is None:
+                        if mode is ImageMode.STOCK_ONLY:
+                            raise BadInput(f"None of the stock images in {self.stock_dir} could be read; "
+                                           "replace them with PNG or JPEG files")
+                        kind = "ai"
+                if kind == "ai":
+                    if self.sdxl is None and not draft_noted:
+                        progress.note(DRAFT_NOTE)
+                        draft_noted = True
+                    kind = self._generate(scene_prompt=sp, script=script, spec=spec, dest=dest, size=size,
+                                          progress=sub, label=label)
+                    origin = None
+                records.append(SceneImage(i + 1, str(dest), kind, str(origin or ""), self._repeat(seen, origin),
+                                          sp.seed, sp.prompt))
+                self._write_sources(images_dir, records)
+                sub(1.0, label)
+        finally:
+            if self.sdxl is not None:
+                self.sdxl.finish()
+        self._write_sources(images_dir, records)
+        counts = Counter(r.source for r in records)
+        summary = ", ".join(f"{v} {k}" for k, v in counts.items())
+        progress.note(f"Scene images ({style.name}, {mode.value}): {summary}")
+        log.info("images: %d scenes (%s) in %.1f s", n, summary, time.monotonic() - started)
+        return [scene_path(images_dir, i) for i in range(n)]
+
+    # -- sources -------------------------------------------------------------------------------
+    @staticmethod
+    def _from_file(origin: Path, dest: Path, size: tuple[int, int], made_from: dict[Path, Path],
+                   label: str) -> None:
+        earlier = made_from.get(origin)
+        if earlier is not None and is_complete_image(earlier):
+            write_bytes_atomic(earlier.read_bytes(), dest)  # same picture again, no second decode
+            return
+        save_png_atomic(normalise_image(origin, size, label=label), dest)
+        made_from[origin] = dest
+
+    def _from_stock(self, origin: Path, picker: StockPicker, prompt: str, dest: Path, size: tuple[int, int],
+                    made_from: dict[Path, Path], progress: Progress, *, require_match: bool) -> Path | None:
+        """The stock image actually used (the next best when one fails to load), or None."""
+        candidate: Path | None = origin
+        while candidate is not None:
+            try:
+                self._from_file(candidate, dest, size, made_from, f"stock image {str(candidate)!r}")
+                return candidate
+            except BadInput as exc:
+                progress.note(f"Skipped a stock image: {exc.message}")
+                log.warning("stock image skipped: %s", exc.message)
+                picker.skip(next(it for it in picker.library.items if it.path == candidate))
+                nxt = picker.pick(prompt, require_match=require_match)
+                candidate = nxt.path if nxt is not None else None
+        return None
+
+    def _generate(self, *, scene_prompt: ScenePrompt, script: Script, spec: JobSpec, dest: Path,
+                  size: tuple[int, int], progress: Progress, label: str) -> str:
+        if self.sdxl is not None:
+            image = self.sdxl.generate(scene_prompt, size=size, progress=progress, label=label)
+            save_png_atomic(image.convert("RGB"), dest)
+            return "sdxl"
+        scene = script.scenes[scene_prompt.index]
+        figures = len(scene_characters(scene, (*script.characters, *spec.characters)))
+        image = draft_image(scene.image_prompt or scene.narration, style=spec.image_style,
+                            story_type=spec.story_type, size=size, seed=scene_prompt.seed, figures=figures,
+                            label=f"DRAFT {scene_prompt.index + 1}")
+        save_png_atomic(image, dest, compress_level=1)
+        return "draft"
+
+    @staticmethod
+    def _repeat(seen: Counter[Path], origin: Path | None) -> int:
+        if origin is None:
+            return 0
+        seen[origin] += 1
+        return seen[origin] - 1
+
+    @staticmethod
+    def _read_sources(images_dir: Path) -> dict[int, SceneImage]:
+        """Records of an earlier run of this job (to describe the scenes it kept)."""
+        path = images_dir / SOURCES_FILE
+        try:
+            rows = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
+            return {int(r["scene"]): SceneImage(**r) for r in rows}
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            log.warning("ignoring unreadable %s: %s", path, exc)
+            return {}
+
+    @staticmethod
+    def _write_sources(images_dir: Path, records: list[SceneImage]) -> None:
+        data = json.dumps([asdict(r) for r in records], indent=1).encode()
+        write_bytes_atomic(data, images_dir / SOURCES_FILE)

@@ -1,0 +1,158 @@
+"""The four stages, end to end: script -> images -> narration -> video.
+
+Every artifact is written into the job's folder (script.json, images/, audio/, narration.json,
+timeline.json), so a job interrupted by a crash resumes from what is already there."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Protocol, TypeVar
+
+from engine.contracts import ImageSource, Narration, Narrator, Script, ScriptWriter
+from engine.errors import ModelFailed
+from engine.progress import StageProgress
+from engine.spec import JobSpec
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: Silence before each scene's narration starts, and after it ends, in seconds.
+LEAD_IN = 0.4
+TAIL = 0.5
+
+
+@dataclass(frozen=True)
+class Backends:
+    script: ScriptWriter
+    images: ImageSource
+    narration: Narrator
+
+
+class Reporter(Protocol):
+    """Where a job's progress goes (the job store, a CLI, a test)."""
+
+    def progress(self, stage: str, percent: float, message: str) -> None: ...
+
+    def note(self, line: str) -> None: ...
+
+    def stage_done(self, stage: str, seconds: float) -> None: ...
+
+
+@dataclass(frozen=True)
+class Result:
+    video: Path
+    script: Script
+    duration: float
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Atomic JSON write: a reader (or a resumed job) never sees half a file."""
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def unique_video_path(videos_dir: Path, now: float | None = None) -> Path:
+    stamp = time.strftime("%Y%m%d_%H%M%S", time.localtime(now))
+    candidate = videos_dir / f"video_{stamp}.mp4"
+    n = 2
+    while candidate.exists():
+        candidate = videos_dir / f"video_{stamp}_{n}.mp4"
+        n += 1
+    return candidate
+
+
+def _load_script(path: Path, spec: JobSpec) -> Script | None:
+    try:
+        script = Script.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return script if len(script.scenes) == spec.num_scenes else None
+
+
+def run(
+    spec: JobSpec,
+    workdir: Path,
+    *,
+    backends: Backends,
+    videos_dir: Path,
+    reporter: Reporter,
+    cancel: threading.Event,
+) -> Result:
+    from engine.compose.render import render
+    from engine.assemble import build_timeline
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    videos_dir.mkdir(parents=True, exist_ok=True)
+
+    def stage(name: str, work: Callable[[StageProgress], T]) -> T:
+        progress = StageProgress(name, reporter.progress, reporter.note, cancel)
+        progress.check_cancelled()
+        started = time.perf_counter()
+        result = work(progress)
+        seconds = time.perf_counter() - started
+        reporter.stage_done(name, seconds)
+        logger.info("%6.2fs  stage %s done (%s)", seconds, name, workdir.name)
+        return result
+
+    def write_script(progress: StageProgress) -> Script:
+        path = workdir / "script.json"
+        cached = _load_script(path, spec)
+        if cached is not None:
+            progress(1.0, "Script ready (from the previous run)")
+            progress.note("Resumed: reusing the script already written for this job")
+            return cached
+        progress(0.0, "Writing the script")
+        progress.note(f"Script: {backends.script.name}")
+        script = backends.script.write(
+            spec, progress=progress, words_per_minute=backends.narration.words_per_minute(spec)
+        )
+        if len(script.scenes) != spec.num_scenes:
+            raise ModelFailed(
+                f"The script writer returned {len(script.scenes)} scenes instead of {spec.num_scenes}; "
+                "try again, or pick a different model in models/llm/."
+            )
+        write_json(path, script.to_dict())
+        progress(1.0, f"Script ready: {len(script.scenes)} scenes, {script.word_count} words")
+        return script
+
+    script = stage("script", write_script)
+
+    def paint(progress: StageProgress) -> list[Path]:
+        progress(0.0, f"Creating scene 1 of {spec.num_scenes}")
+        progress.note(f"Images: {backends.images.name}")
+        paths = backends.images.images(script, spec, workdir, progress=progress)
+        if len(paths) != len(script.scenes):
+            raise ModelFailed(f"Got {len(paths)} images for {len(script.scenes)} scenes.")
+        progress(1.0, f"All {len(paths)} scene images ready")
+        return paths
+
+    images = stage("images", paint)
+
+    def speak(progress: StageProgress) -> Narration:
+        progress(0.0, f"Narrating scene 1 of {spec.num_scenes}")
+        progress.note(f"Voice: {backends.narration.name}")
+        narration = backends.narration.narrate(script, spec, workdir, progress=progress)
+        write_json(workdir / "narration.json", narration.to_dict())
+        progress(1.0, "Narration ready")
+        return narration
+
+    narration = stage("narration", speak)
+
+    def compose(progress: StageProgress) -> Path:
+        progress(0.0, "Rendering video 0%")
+        timeline = build_timeline(spec, images, narration, workdir, lead_in=LEAD_IN, tail=TAIL)
+        timeline.to_json(workdir / "timeline.json")
+        out = unique_video_path(videos_dir)
+        render(timeline, out, progress=progress)
+        progress(1.0, "Video ready for download")
+        return out
+
+    video = stage("video", compose)
+    total = sum(s.duration for s in narration.scenes)
+    return Result(video=video, script=script, duration=total)

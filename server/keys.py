@@ -1,0 +1,49 @@
+"""Every piece of typed application state. The keys are set in create_app (before the app is
+frozen); the long-lived services inside Services are filled in by the startup cleanup context."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from engine.backends import BackendChoice
+from server.config import Config
+from server.jobs import JobStore
+from server.runner import JobRunner
+
+
+@dataclass
+class Services:
+    """Created empty with the app; filled once at startup, emptied at cleanup."""
+
+    _store: JobStore | None = field(default=None, repr=False)
+    _runner: JobRunner | None = field(default=None, repr=False)
+    _backends: BackendChoice | None = field(default=None, repr=False)
+
+    def start(self, store: JobStore, runner: JobRunner, backends: BackendChoice) -> None:
+        self._store, self._runner, self._backends = store, runner, backends
+
+    def stop(self) -> None:
+        self._store = self._runner = self._backends = None
+
+    @property
+    def store(self) -> JobStore:
+        if self._store is None:
+            raise RuntimeError("the app has not started")
+        return self._store
+
+    @property
+    def runner(self) -> JobRunner:
+        if self._runner is None:
+            raise RuntimeError("the app has not started")
+        return self._runner
+
+    @property
+    def backends(self) -> BackendChoice:
+        if self._backends is None:
+            raise RuntimeError("the app has not started")
+        return self._backends
+
+
+config_key = web.AppKey("config", Config)
+services_key = web.AppKey("services", Services)
