@@ -75,6 +75,14 @@ def _load_script(path: Path, spec: JobSpec) -> Script | None:
     return script if len(script.scenes) == spec.num_scenes else None
 
 
+def script_words_per_minute(spec: JobSpec, narrator_wpm: float) -> float:
+    """The rate to size the script with: the voice's own rate, scaled down so that speech plus the
+    silence around each scene (LEAD_IN + TAIL) fills the requested length, not more."""
+    target = spec.duration_seconds
+    speech = max(target - spec.num_scenes * (LEAD_IN + TAIL), 0.6 * target)
+    return narrator_wpm * speech / target
+
+
 def run(
     spec: JobSpec,
     workdir: Path,
@@ -109,9 +117,8 @@ def run(
             return cached
         progress(0.0, "Writing the script")
         progress.note(f"Script: {backends.script.name}")
-        script = backends.script.write(
-            spec, progress=progress, words_per_minute=backends.narration.words_per_minute(spec)
-        )
+        wpm = script_words_per_minute(spec, backends.narration.words_per_minute(spec))
+        script = backends.script.write(spec, progress=progress, words_per_minute=wpm)
         if len(script.scenes) != spec.num_scenes:
             raise ModelFailed(
                 f"The script writer returned {len(script.scenes)} scenes instead of {spec.num_scenes}; "

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -63,17 +64,20 @@ def auto_profile(vram_gib: float | None) -> tuple[str, str]:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="download_models.py", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--profile", default="auto", help="lite | standard | quality | auto (default: by the card's memory)")
+    p.add_argument("--profile", default="auto",
+                   help="lite | standard | quality | auto (default: by the card's memory)")
     for comp in cat.COMPONENTS:
         p.add_argument(f"--{comp}", action="store_true", help=f"fetch only the {comp} model of the profile")
-    p.add_argument("--model", action="append", default=[], metavar="NAME", help="fetch this catalog entry (repeatable)")
+    p.add_argument("--model", action="append", default=[], metavar="NAME",
+                   help="fetch this catalog entry (repeatable)")
     p.add_argument("--list", action="store_true", help="show the catalog and profiles, fetch nothing")
     p.add_argument("--dry-run", action="store_true", help="show what would be fetched; no network at all")
     p.add_argument("--verify", action="store_true", help="re-hash every file models/manifest.json lists")
     p.add_argument("--fix", action="store_true", help="with --verify: fetch bad or missing files again")
     p.add_argument("--force", action="store_true", help="fetch and re-check even when already installed")
     p.add_argument("--models-dir", type=Path, default=REPO_ROOT / "models")
-    p.add_argument("--base-url", default="https://huggingface.co", help="the Hugging Face hub (or a mirror)")
+    p.add_argument("--base-url", default=os.environ.get("HF_ENDPOINT", "https://huggingface.co"),
+                   help="the Hugging Face hub or a mirror (default: $HF_ENDPOINT or https://huggingface.co)")
     p.add_argument("--github-url", default="https://github.com", help="where GitHub release assets come from")
     p.add_argument("--catalog", type=Path, help="a JSON file adding models/profiles to the built-in catalog")
     p.add_argument("--retries", type=int, default=5)
@@ -91,8 +95,8 @@ def _print_list(c: cat.Catalog, models_dir: Path) -> None:
             print(f"            {comp:<5} {n}")
     print("\nModels:")
     for e in c.entries.values():
-        state = "installed" if (r := manifest.find(models_dir, e.name)) and manifest.files_present(models_dir, r) \
-            else ""
+        record = manifest.find(models_dir, e.name)
+        state = "installed" if record and manifest.files_present(models_dir, record) else ""
         print(f"  {e.name:<30} {e.kind:<4} ~{human(e.approx_size):>9}  {e.licence}  {state}")
         print(f"      {e.title}; {len(e.files)} file(s) -> models/{e.path}")
 
@@ -121,7 +125,8 @@ def _run_verify(args: argparse.Namespace, c: cat.Catalog, hosts: inst.Hosts, opt
     failed = 0
     for name in bad:
         if name not in c.entries:
-            print(f"  cannot fix {name}: not in the catalog (fetch it the way it was installed)", file=sys.stderr)
+            print(f"  cannot fix {name}: not in the catalog (fetch it the way it was installed)",
+                  file=sys.stderr)
             failed += 1
             continue
         for p in problems:

@@ -81,7 +81,10 @@ def _convert(kind: Any, raw: str) -> Any:
     if "bool" in text:
         return raw.strip().lower() in ("1", "true", "yes", "on")
     if "int" in text:
-        return int(raw)
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(f"expected a whole number, got {raw!r}") from None
     if "Path" in text:
         return Path(raw).expanduser()
     return raw
@@ -112,7 +115,16 @@ def build_parser() -> argparse.ArgumentParser:
 def config_from(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> Config:
     """Defaults, then environment variables, then command-line flags."""
     env = os.environ if env is None else env
-    args = vars(build_parser().parse_args(argv))
+    parser = build_parser()
+    args = vars(parser.parse_args(argv))
+    try:
+        return _merge(args, env)
+    except ValueError as exc:
+        parser.error(str(exc))  # exits with usage, naming the bad value
+        raise  # unreachable; keeps type checkers content
+
+
+def _merge(args: Mapping[str, Any], env: Mapping[str, str]) -> Config:
     values: dict[str, Any] = {}
     for f in fields(Config):
         raw_env = env.get(ENV_PREFIX + f.name.upper())

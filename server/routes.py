@@ -168,15 +168,14 @@ async def get_voices(request: web.Request) -> web.Response:
 
 
 async def get_models(request: web.Request) -> web.Response:
-    from dataclasses import asdict
-
     from engine.models import device_info, find_installed, missing_report
 
     models_dir = request.app[config_key].models_dir
 
     def report() -> dict[str, Any]:
-        installed = [{**asdict(m), "path": str(m.path)} for m in find_installed(models_dir)]
-        return {"installed": installed, "missing": missing_report(models_dir), "device": asdict(device_info())}
+        installed = find_installed(models_dir)
+        return {"installed": [m.to_dict() for m in installed], "missing": missing_report(models_dir, installed),
+                "device": device_info().to_dict()}
 
     body = await asyncio.get_running_loop().run_in_executor(None, report)
     body["stages"] = request.app[services_key].backends.describe()

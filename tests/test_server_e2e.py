@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from engine.compose.probe import probe
+from engine.compose.ffmpeg import probe
 from engine.progress import STAGE_RANGES
 from tests.conftest import EXAMPLE_REQUEST
 from tests.netguard import no_network
@@ -59,11 +59,12 @@ async def test_example_request_makes_a_real_video_offline(client: Any, config: A
     path = config.videos_dir / body["video_path"]
     assert path.name.startswith("video_") and path.stat().st_size == len(await video.read())
     info = probe(path)
-    assert info.video_codec == "h264" and info.pix_fmt == "yuv420p"
-    assert (info.width, info.height) == (1920, 1080)
-    assert info.audio_codec == "aac"
+    v, a = info.first("video"), info.first("audio")
+    assert v is not None and v.codec == "h264" and v.pix_fmt.startswith("yuv420p")
+    assert (v.width, v.height) == (1920, 1080)
+    assert a is not None and a.codec == "aac"
     requested = EXAMPLE_REQUEST["duration"] * 60
-    assert abs(info.duration - requested) <= 0.15 * requested, info.duration
+    assert info.duration is not None and abs(info.duration - requested) <= 0.15 * requested, info.duration
     workdir = config.jobs_dir / job_id
     for artifact in ("script.json", "narration.json", "timeline.json", "images/scene_01.png",
                      "audio/scene_01.wav"):

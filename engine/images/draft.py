@@ -2,6 +2,7 @@
 type, a landscape (sky, light, layered silhouettes, figures for the scene's characters) shaped by a
 few words of the prompt, a treatment per image style, and a "DRAFT" banner so nobody mistakes it for
 the real thing. Everything is drawn at quarter size with numpy/OpenCV and upscaled: ~0.1 s an image."""
+
 from __future__ import annotations
 
 import textwrap
@@ -36,13 +37,27 @@ PALETTES: Final[Mapping[str, Palette]] = {
 
 #: Prompt words that change the land colour or the light.
 _LAND_WORDS: Final = {
-    "forest": (20, 60, 30), "tree": (20, 60, 30), "wood": (30, 55, 30), "jungle": (15, 70, 25),
-    "sea": (20, 50, 90), "ocean": (20, 50, 90), "lake": (30, 60, 100), "river": (30, 60, 100),
-    "water": (30, 60, 100), "snow": (220, 225, 235), "ice": (190, 210, 230), "desert": (200, 160, 100),
-    "sand": (210, 180, 120), "field": (80, 120, 50), "grass": (70, 130, 50), "mountain": (60, 60, 70),
+    "forest": (20, 60, 30),
+    "tree": (20, 60, 30),
+    "wood": (30, 55, 30),
+    "jungle": (15, 70, 25),
+    "sea": (20, 50, 90),
+    "ocean": (20, 50, 90),
+    "lake": (30, 60, 100),
+    "river": (30, 60, 100),
+    "water": (30, 60, 100),
+    "snow": (220, 225, 235),
+    "ice": (190, 210, 230),
+    "desert": (200, 160, 100),
+    "sand": (210, 180, 120),
+    "field": (80, 120, 50),
+    "grass": (70, 130, 50),
+    "mountain": (60, 60, 70),
 }
 _NIGHT_WORDS: Final = frozenset({"night", "dark", "midnight", "moon", "moonlight", "shadow", "storm", "fog"})
-_WARM_WORDS: Final = frozenset({"fire", "sunset", "dawn", "sunrise", "flame", "lava", "candle", "torch", "golden"})
+_WARM_WORDS: Final = frozenset(
+    {"fire", "sunset", "dawn", "sunrise", "flame", "lava", "candle", "torch", "golden"}
+)
 _CITY_WORDS: Final = frozenset({"city", "street", "building", "town", "alley", "tower", "office", "skyline"})
 
 
@@ -66,13 +81,13 @@ def _scene_layout(prompt: str, story_type: str, size: tuple[int, int], seed: int
         top, bottom = top * 0.45, bottom * 0.55
     if words & _WARM_WORDS:
         bottom = _mix(bottom, np.array([1.0, 0.55, 0.2], np.float32), 0.5)
-    for word, colour in _LAND_WORDS.items():
+    for word, rgb in _LAND_WORDS.items():
         if word in words:
-            land = _mix(land, np.array(colour, np.float32) / 255.0, 0.7)
+            land = _mix(land, np.array(rgb, np.float32) / 255.0, 0.7)
             break
     yy = np.linspace(0.0, 1.0, h, dtype=np.float32)[:, None, None]
     xx = np.linspace(0.0, 1.0, w, dtype=np.float32)[None, :, None]
-    img = _mix(top, bottom, yy ** 0.8) * np.ones((1, w, 1), np.float32)
+    img = _mix(top, bottom, yy**0.8) * np.ones((1, w, 1), np.float32)
     # light source with a glow
     cx, cy, r = rng.uniform(0.15, 0.85), rng.uniform(0.12, 0.4), rng.uniform(0.05, 0.1)
     d = np.sqrt((xx - cx) ** 2 * (w / h) ** 2 + (yy - cy) ** 2)
@@ -91,25 +106,30 @@ def _scene_layout(prompt: str, story_type: str, size: tuple[int, int], seed: int
             widths = rng.integers(max(2, w // 40), max(3, w // 12), size=w)
             heights = rng.uniform(0.05, 0.3, size=w)
             edge = np.repeat(heights[: w // 2], widths[: w // 2])[:w]
-            ridge = base - edge * (1.0 - 0.3 * layer)
+            ridge: Array = base - edge * (1.0 - 0.3 * layer)
         else:
-            ridge = base - 0.06 * (1 + layer)
+            ridge = np.full(w, base - 0.06 * (1 + layer), np.float32)
             for k in range(1, 5):
-                ridge = ridge + (0.09 / k) * np.sin(x / w * np.pi * (k * 1.7 + layer) + rng.uniform(0, 6.28)) \
-                    * (1.2 - depth * 0.4)
+                ridge = ridge + (0.09 / k) * np.sin(
+                    x / w * np.pi * (k * 1.7 + layer) + rng.uniform(0, 6.28)
+                ) * (1.2 - depth * 0.4)
         colour = _mix(_mix(bottom, land, 0.5), land * (1.0 - 0.35 * layer), depth)
         mask = (yy[..., 0] >= ridge[None, :]).astype(np.float32)[..., None]
         img = _mix(img, colour, mask)
     # figures stand for the scene's characters
-    for i in range(min(figures, 4)):
-        fx = (i + 1) / (min(figures, 4) + 1) + rng.uniform(-0.05, 0.05)
-        fh = rng.uniform(0.22, 0.32)
-        foot = min(0.97, horizon + 0.25)
-        px, py, ph = int(fx * w), int(foot * h), int(fh * h)
-        dark = (land * 0.15 * 255).tolist()
-        canvas = np.ascontiguousarray((img * 255).astype(np.uint8))
-        cv2.ellipse(canvas, (px, py - ph // 3), (max(2, ph // 7), ph // 3), 0, 0, 360, dark, -1)
-        cv2.circle(canvas, (px, py - ph + ph // 7), max(2, ph // 8), dark, -1)
+    if figures > 0:
+        canvas = np.ascontiguousarray((np.clip(img, 0, 1) * 255).astype(np.uint8))
+        rim = (_mix(accent, np.ones(3, np.float32), 0.3) * 255).tolist()
+        dark = (8.0, 8.0, 10.0)
+        for i in range(min(figures, 4)):
+            fx = (i + 1) / (min(figures, 4) + 1) + rng.uniform(-0.05, 0.05)
+            ph = int(rng.uniform(0.3, 0.4) * h)
+            px, py = int(fx * w), int(min(0.98, horizon + 0.2) * h)
+            body = ((px, py - ph * 3 // 8), (max(2, ph // 7), ph * 3 // 8))
+            head = ((px, py - ph + ph // 8), max(2, ph // 8))
+            for paint, grow in ((rim, 1), (dark, 0)):  # a lit rim, then the silhouette
+                cv2.ellipse(canvas, body[0], (body[1][0] + grow, body[1][1] + grow), 0, 0, 360, paint, -1)
+                cv2.circle(canvas, head[0], head[1] + grow, paint, -1)
         img = canvas.astype(np.float32) / 255.0
     # ground haze
     img = _mix(img, bottom, np.clip((yy - horizon) * 0.8, 0, 0.25))
@@ -119,11 +139,15 @@ def _scene_layout(prompt: str, story_type: str, size: tuple[int, int], seed: int
 def _vignette(h: int, w: int, strength: float) -> Array:
     yy = np.linspace(-1, 1, h, dtype=np.float32)[:, None]
     xx = np.linspace(-1, 1, w, dtype=np.float32)[None, :]
-    return (1.0 - strength * np.clip((xx ** 2 + yy ** 2) / 2.0, 0, 1) ** 1.5)[..., None]
+    return (1.0 - strength * np.clip((xx**2 + yy**2) / 2.0, 0, 1) ** 1.5)[..., None]
 
 
-def _posterize(img: Array, levels: int) -> Array:
-    return np.round(img * (levels - 1)) / (levels - 1)
+def _posterize(img: Array, levels: int, saturation: float = 1.0) -> Array:
+    """Flat bands of brightness that keep each colour's hue (cel shading)."""
+    hsv = cv2.cvtColor(np.clip(img, 0, 1).astype(np.float32), cv2.COLOR_RGB2HSV)
+    hsv[..., 1] = np.clip(hsv[..., 1] * saturation, 0, 1)
+    hsv[..., 2] = np.round(hsv[..., 2] * (levels - 1) + 0.25) / (levels - 1)
+    return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
 
 
 def _edges(img: Array, thickness: int) -> Array:
@@ -135,14 +159,16 @@ def _edges(img: Array, thickness: int) -> Array:
 
 
 def _grain(rng: np.random.Generator, h: int, w: int, amount: float) -> Array:
-    return (rng.standard_normal((h, w, 1), dtype=np.float32) * amount)
+    return rng.standard_normal((h, w, 1), dtype=np.float32) * amount
 
 
 # Each treatment takes and returns float32 RGB 0..1 at full size.
 def _cinematic(img: Array, rng: np.random.Generator) -> Array:
     h, w, _ = img.shape
     lum = img.mean(axis=2, keepdims=True)
-    img = _mix(img, _mix(np.array([0.0, 0.35, 0.45], np.float32), np.array([1.0, 0.6, 0.3], np.float32), lum), 0.3)
+    img = _mix(
+        img, _mix(np.array([0.0, 0.35, 0.45], np.float32), np.array([1.0, 0.6, 0.3], np.float32), lum), 0.3
+    )
     img = img * _vignette(h, w, 0.6) + _grain(rng, h, w, 0.02)
     bar = int(h * 0.09)
     img[:bar] = 0.0
@@ -157,14 +183,13 @@ def _photorealistic(img: Array, rng: np.random.Generator) -> Array:
 
 
 def _anime(img: Array, rng: np.random.Generator) -> Array:
-    sat = _mix(img.mean(axis=2, keepdims=True), img, 1.35)
-    flat = _posterize(np.clip(sat, 0, 1), 6)
+    flat = _posterize(img, 6, saturation=1.4)
     return _mix(flat, np.zeros(3, np.float32), _edges(flat, 2) * 0.8)
 
 
 def _comic(img: Array, rng: np.random.Generator) -> Array:
     h, w, _ = img.shape
-    flat = _posterize(img, 4)
+    flat = _posterize(img, 4, saturation=1.5)
     cell = max(6, w // 160)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     d = np.hypot((xx % cell) - cell / 2, (yy % cell) - cell / 2) / (cell / 2)
@@ -179,18 +204,18 @@ def _oil_painting(img: Array, rng: np.random.Generator) -> Array:
     strokes = rng.random((h // 2, w // 2), dtype=np.float32)
     k = np.zeros((9, 9), np.float32)
     k[4, :] = 1.0 / 9
-    strokes = cv2.resize(cv2.filter2D(strokes, -1, k), (w, h))
+    streaks: Array = cv2.resize(cv2.filter2D(strokes, -1, k), (w, h))
     img = cv2.medianBlur((img * 255).astype(np.uint8), 5).astype(np.float32) / 255.0
-    img = img * (0.85 + 0.3 * strokes[..., None])
+    img = img * (0.85 + 0.3 * streaks[..., None])
     return _mix(img, np.array([0.55, 0.42, 0.25], np.float32), 0.12)
 
 
 def _watercolor(img: Array, rng: np.random.Generator) -> Array:
     h, w, _ = img.shape
     paper = np.array([0.97, 0.95, 0.9], np.float32)
-    soft = cv2.GaussianBlur(img, (0, 0), 3.0)
-    blots = _smooth_noise(rng, h, w, 24)[..., None]
-    washed = _mix(paper, soft, 0.45 + 0.35 * blots)
+    soft = cv2.GaussianBlur(_mix(img.mean(axis=2, keepdims=True), img, 1.3), (0, 0), 3.0)
+    blots = _smooth_noise(rng, h, w, 10)[..., None]
+    washed = _mix(paper, soft, 0.6 + 0.25 * blots)
     rim = np.clip(np.abs(soft - cv2.GaussianBlur(soft, (0, 0), 6.0)).mean(axis=2, keepdims=True) * 4, 0, 0.4)
     return washed * (1.0 - rim) + _grain(rng, h, w, 0.015)
 
@@ -198,7 +223,7 @@ def _watercolor(img: Array, rng: np.random.Generator) -> Array:
 def _dark_fantasy(img: Array, rng: np.random.Generator) -> Array:
     h, w, _ = img.shape
     grey = img.mean(axis=2, keepdims=True)
-    img = _mix(grey, img, 0.45) * 0.7
+    img = _mix(grey, img, 0.45) * 0.85
     fog = _smooth_noise(rng, h, w, 10)[..., None]
     img = _mix(img, np.array([0.35, 0.38, 0.42], np.float32), fog * 0.25)
     return img * _vignette(h, w, 0.85)
@@ -211,15 +236,18 @@ def _noir(img: Array, rng: np.random.Generator) -> Array:
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     blinds = ((((xx * 0.35 + yy) / max(8, h // 14)) % 1.0) < 0.45).astype(np.float32)[..., None]
     grey = grey * (0.55 + 0.45 * blinds)
-    rain = (rng.random((h, w), dtype=np.float32) > 0.997).astype(np.float32)
-    rain = cv2.filter2D(rain, -1, np.eye(15, dtype=np.float32)[:, ::-1] * 0.6)[..., None]
+    drops = (rng.random((h, w), dtype=np.float32) > 0.997).astype(np.float32)
+    rain: Array = cv2.filter2D(drops, -1, np.eye(15, dtype=np.float32)[:, ::-1] * 0.6)[..., None]
     return np.repeat(np.clip(grey + rain, 0, 1), 3, axis=2) * _vignette(h, w, 0.5)
 
 
 def _pixel_art(img: Array, rng: np.random.Generator) -> Array:
     h, w, _ = img.shape
-    small = cv2.resize(img, (max(8, w // 8), max(8, h // 8)), interpolation=cv2.INTER_AREA)
-    small = _posterize(small, 5)
+    small = cv2.resize(np.clip(img, 0, 1), (max(8, w // 8), max(8, h // 8)), interpolation=cv2.INTER_AREA)
+    indexed = Image.fromarray((small * 255).astype(np.uint8), "RGB").quantize(
+        colors=16, dither=Image.Dither.NONE
+    )
+    small = np.asarray(indexed.convert("RGB"), dtype=np.float32) / 255.0
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST)
 
 
@@ -230,19 +258,28 @@ def _3d_render(img: Array, rng: np.random.Generator) -> Array:
     for _ in range(3):
         cx, cy, r = rng.uniform(0.2, 0.8) * w, rng.uniform(0.6, 0.8) * h, rng.uniform(0.05, 0.1) * h
         colour = rng.uniform(0.3, 1.0, size=3).astype(np.float32)
-        d2 = ((xx - cx) ** 2 + (yy - cy) ** 2) / r ** 2
+        d2 = ((xx - cx) ** 2 + (yy - cy) ** 2) / r**2
         shadow = np.exp(-(((xx - cx) / (1.6 * r)) ** 2 + ((yy - cy - r) / (0.35 * r)) ** 2))[..., None]
         img = img * (1.0 - 0.5 * shadow)
         inside = (d2 <= 1.0).astype(np.float32)[..., None]
-        light = np.clip(1.0 - (((xx - cx + 0.4 * r) ** 2 + (yy - cy + 0.4 * r) ** 2) / (1.8 * r) ** 2), 0.15, 1)
+        light = np.clip(
+            1.0 - (((xx - cx + 0.4 * r) ** 2 + (yy - cy + 0.4 * r) ** 2) / (1.8 * r) ** 2), 0.15, 1
+        )
         img = _mix(img, colour * light[..., None] + 0.25 * light[..., None] ** 8, inside)
     return img
 
 
 TREATMENTS: Final[Mapping[str, Callable[[Array, np.random.Generator], Array]]] = {
-    "cinematic": _cinematic, "photorealistic": _photorealistic, "anime": _anime, "comic": _comic,
-    "oil_painting": _oil_painting, "watercolor": _watercolor, "dark_fantasy": _dark_fantasy, "noir": _noir,
-    "pixel_art": _pixel_art, "3d_render": _3d_render,
+    "cinematic": _cinematic,
+    "photorealistic": _photorealistic,
+    "anime": _anime,
+    "comic": _comic,
+    "oil_painting": _oil_painting,
+    "watercolor": _watercolor,
+    "dark_fantasy": _dark_fantasy,
+    "noir": _noir,
+    "pixel_art": _pixel_art,
+    "3d_render": _3d_render,
 }
 
 
@@ -259,8 +296,12 @@ def _banner(image: Image.Image, title: str, caption: str) -> Image.Image:
     big, small = _font(max(12, h // 18)), _font(max(10, h // 40))
     pad = max(6, h // 60)
     box = draw.textbbox((0, 0), title, font=big)
-    draw.rectangle((pad, pad, pad * 3 + box[2], pad * 3 + box[3]), fill=(0, 0, 0, 170), outline=(255, 200, 0, 255),
-                   width=max(2, h // 300))
+    draw.rectangle(
+        (pad, pad, pad * 3 + box[2], pad * 3 + box[3]),
+        fill=(0, 0, 0, 170),
+        outline=(255, 200, 0, 255),
+        width=max(2, h // 300),
+    )
     draw.text((pad * 2, pad * 2), title, font=big, fill=(255, 200, 0, 255))
     if caption:
         lines = textwrap.wrap(caption, width=max(20, w // max(6, h // 60)))[:2]
@@ -272,8 +313,16 @@ def _banner(image: Image.Image, title: str, caption: str) -> Image.Image:
     return image
 
 
-def draft_image(prompt: str, *, style: str, story_type: str, size: tuple[int, int], seed: int,
-                figures: int = 0, label: str = "DRAFT") -> Image.Image:
+def draft_image(
+    prompt: str,
+    *,
+    style: str,
+    story_type: str,
+    size: tuple[int, int],
+    seed: int,
+    figures: int = 0,
+    label: str = "DRAFT",
+) -> Image.Image:
     """A procedural mood image of ``size`` (w, h) for ``prompt``, in ``style`` for ``story_type``
     (unknown names map to the nearest preset). Same arguments, same pixels."""
     w, h = size
@@ -281,7 +330,7 @@ def draft_image(prompt: str, *, style: str, story_type: str, size: tuple[int, in
     story_key = nearest(story_type, STORY_TYPES, "drama")
     rng = np.random.default_rng([seed & 0xFFFFFFFF, 7])
     small = _scene_layout(prompt, story_key, (max(16, w // 4), max(16, h // 4)), seed, figures)
-    full = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
+    full = np.clip(cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
     full = np.clip(TREATMENTS[style_key](full, rng), 0.0, 1.0)
     image = Image.fromarray((full * 255.0 + 0.5).astype(np.uint8), "RGB")
     return _banner(image, f"{label} · {style_key.replace('_', ' ')}", prompt)

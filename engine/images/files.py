@@ -1,5 +1,6 @@
 """Scene image files: names, atomic writes (temp name + os.replace) and the "is it complete" check
 that lets a resumed job reuse what it already made."""
+
 from __future__ import annotations
 
 import os

@@ -1,5 +1,6 @@
 """Turn whatever image a creator gives (PNG with alpha, 16-bit, CMYK JPEG, EXIF-rotated, animated,
 tiny, huge) into a plain 8-bit RGB image that covers the video's frame, or refuse it clearly."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -31,8 +32,11 @@ def _to_rgb(im: Image.Image) -> Image.Image:
         if arr.max(initial=0) <= 1.0:
             arr = arr * 255.0
         return Image.fromarray(np.clip(arr, 0, 255).round().astype(np.uint8), "L").convert("RGB")
-    if mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode == "P" and "transparency" in im.info) \
-            or (mode in ("L", "RGB") and "transparency" in im.info):
+    if (
+        mode in ("RGBA", "LA", "PA", "RGBa", "La")
+        or (mode == "P" and "transparency" in im.info)
+        or (mode in ("L", "RGB") and "transparency" in im.info)
+    ):
         rgba = im.convert("RGBA")
         base = Image.new("RGBA", rgba.size, (*BACKGROUND, 255))
         return Image.alpha_composite(base, rgba).convert("RGB")
@@ -53,14 +57,22 @@ def fit_cover(im: Image.Image, cover: tuple[int, int], *, max_side: int = MAX_SI
     return im.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0 if factor < 0.5 else None)
 
 
-def normalise_image(src: Path, cover: tuple[int, int], *, label: str | None = None,
-                    max_pixels: int = MAX_PIXELS, min_side: int = MIN_SIDE) -> Image.Image:
+def normalise_image(
+    src: Path,
+    cover: tuple[int, int],
+    *,
+    label: str | None = None,
+    max_pixels: int = MAX_PIXELS,
+    min_side: int = MIN_SIDE,
+) -> Image.Image:
     """Read ``src`` into an RGB image that covers ``cover``; BadInput naming the file otherwise."""
     label = label or f"image {str(src)!r}"
     with open_checked(src, label, max_pixels=max_pixels) as im:
         if min(im.size) < min_side:
-            raise BadInput(f"{label} is only {im.width}x{im.height} pixels; use an image at least "
-                           f"{min_side}x{min_side} (ideally {cover[0]}x{cover[1]})")
+            raise BadInput(
+                f"{label} is only {im.width}x{im.height} pixels; use an image at least "
+                f"{min_side}x{min_side} (ideally {cover[0]}x{cover[1]})"
+            )
         if im.format == "JPEG":
             side = max(cover)
             im.draft(im.mode if im.mode in ("RGB", "L") else None, (side, side))  # decode at reduced scale

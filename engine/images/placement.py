@@ -1,5 +1,6 @@
 """Where the SDXL pipeline lives, chosen by free VRAM, and the scheduler presets for few-step
 variants. Pure functions and data: no torch here, so the policy is testable anywhere."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -30,7 +31,11 @@ class Placement:
         return self.device.startswith("cuda")
 
     def describe(self) -> str:
-        where = {"none": "all on the GPU", "model": "model CPU offload", "sequential": "sequential CPU offload"}
+        where = {
+            "none": "all on the GPU",
+            "model": "model CPU offload",
+            "sequential": "sequential CPU offload",
+        }
         parts = [self.device, self.dtype]
         if self.on_gpu:
             parts.append(where[self.offload])
@@ -95,5 +100,7 @@ def scheduler_preset(name: str | None) -> SchedulerPreset | None:
         return None
     key = name.strip().lower().replace("-", "_").replace("+", "p")
     if key not in SCHEDULERS:
-        raise ModelFailed(f"scheduler {name!r} in the SDXL model entry is unknown; use one of {', '.join(SCHEDULERS)}")
+        raise ModelFailed(
+            f"scheduler {name!r} in the SDXL model entry is unknown; use one of {', '.join(SCHEDULERS)}"
+        )
     return SCHEDULERS[key]

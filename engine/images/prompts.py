@@ -1,6 +1,7 @@
 """Scene prompts for SDXL: the scene's image prompt, its characters' visual descriptions (the same
 words in every scene, so a character keeps its look), and the style suffix; plus the per-scene seeds
 derived from the job seed so re-running a job reproduces its images."""
+
 from __future__ import annotations
 
 import hashlib
@@ -67,8 +68,14 @@ def _trim_words(text: str, budget: int) -> str:
     return " ".join(words).rstrip(" ,;")
 
 
-def build_prompt(scene: Scene, index: int, script: Script, style: StylePreset, job_seed: int,
-                 extra_characters: Iterable[Character] = ()) -> ScenePrompt:
+def build_prompt(
+    scene: Scene,
+    index: int,
+    script: Script,
+    style: StylePreset,
+    job_seed: int,
+    extra_characters: Iterable[Character] = (),
+) -> ScenePrompt:
     """The SDXL prompt for one scene. Characters are described from ``script.characters`` (then
     ``extra_characters``, e.g. the request's); the scene text is trimmed to fit CLIP's window."""
     chars = scene_characters(scene, (*script.characters, *extra_characters))

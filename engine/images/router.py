@@ -7,11 +7,11 @@ mixed        the creator's images first, then stock matches, then SDXL (or draft
 
 Writes workdir/images/scene_01.png ... (RGB PNGs, atomically) and images/sources.json saying where
 each came from. A scene whose image is already there and readable (a resumed job) is kept."""
+
 from __future__ import annotations
 
 import json
 import logging
-import shutil
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Final
 
 from engine.contracts import Progress, Script
+from engine.progress import StageProgress, SubProgress
 from engine.errors import BadInput
 from engine.images.draft import draft_image
 from engine.images.files import IMAGES_DIR, is_complete_image, save_png_atomic, scene_path, write_bytes_atomic
@@ -28,18 +29,21 @@ from engine.images.sdxl import SDXLSource
 from engine.images.stock import StockLibrary, StockPicker
 from engine.images.styles import style_for
 from engine.images.validate import validate_image_path
-from engine.spec import ImageMode, JobSpec
+from engine.spec import AspectRatio, ImageMode, JobSpec
 
 log = logging.getLogger(__name__)
 
 SOURCES_FILE: Final = "sources.json"
-DRAFT_NOTE: Final = ("No SDXL weights installed: scenes get draft art instead of generated images "
-                     "(run scripts/download_models.py --sdxl for real ones)")
+DRAFT_NOTE: Final = (
+    "No SDXL weights installed: scenes get draft art instead of generated images "
+    "(run scripts/download_models.py --sdxl for real ones)"
+)
 
 
 @dataclass(frozen=True)
 class SceneImage:
     """Where one scene's picture came from (one entry of images/sources.json)."""
+
     scene: int  # 1-based
     path: str
     source: str  # "sdxl" | "draft" | "manual" | "stock" | "kept" (already there from an earlier run)
@@ -49,11 +53,25 @@ class SceneImage:
     prompt: str = ""
 
 
+def _slice(progress: Progress, start: float, end: float) -> SubProgress:
+    """``progress.sub(start, end)`` for a StageProgress, and the same for a slice of one."""
+    if isinstance(progress, StageProgress):
+        return progress.sub(start, end)
+    span = progress.end - progress.start
+    return SubProgress(progress.parent, progress.start + span * start, progress.start + span * end)
+
+
 class ImageRouter:
     """The ImageSource the pipeline uses; see the module docstring for the modes."""
 
-    def __init__(self, *, sdxl: SDXLSource | None, stock_dir: Path, allowed_roots: tuple[Path, ...],
-                 size: tuple[int, int] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        sdxl: SDXLSource | None,
+        stock_dir: Path,
+        allowed_roots: tuple[Path, ...],
+        size: tuple[int, int] | None = None,
+    ) -> None:
         self.sdxl = sdxl
         self.stock_dir = Path(stock_dir)
         self.allowed_roots = tuple(Path(r) for r in allowed_roots)
@@ -66,27 +84,14 @@ class ImageRouter:
         if n == 0:
             raise BadInput("the script has no scenes, so there is nothing to illustrate")
         mode = ImageMode(spec.image_mode)
-        size = self.size or spec.aspect_ratio.sdxl_bucket
+        size = self.size or AspectRatio(spec.aspect_ratio).sdxl_bucket
         style = style_for(spec.image_style)
-        prompts = [build_prompt(s, i, script, style, spec.seed, spec.characters) for i, s in enumerate(scenes)]
+        prompts = [
+            build_prompt(s, i, script, style, spec.seed, spec.characters) for i, s in enumerate(scenes)
+        ]
 
-        manual: list[Path] = []
-        if mode in (ImageMode.MANUAL_ONLY, ImageMode.MIXED):
-            manual = [validate_image_path(p, self.allowed_roots) for p in spec.manual_image_paths]
-            if mode is ImageMode.MANUAL_ONLY and not manual:
-                raise BadInput("image_mode manual_only needs at least one path in manual_image_paths")
-        picker: StockPicker | None = None
-        if mode in (ImageMode.STOCK_ONLY, ImageMode.MIXED):
-            library = StockLibrary.scan(self.stock_dir)
-            if not len(library):
-                if mode is ImageMode.STOCK_ONLY:
-                    raise BadInput(f"No stock images in {self.stock_dir} — add images (optionally with .txt/.json "
-                                   "tags) there, or choose image_mode ai_only or manual_only")
-                progress.note(f"Stock library {self.stock_dir} is empty; skipping stock images")
-            else:
-                picker = StockPicker.for_job(library, spec.stock_keywords)
-                progress.note(f"Stock library: {len(library)} images in {self.stock_dir}")
-
+        manual = self._manual_paths(mode, spec)
+        picker = self._stock_picker(mode, spec, progress)
         images_dir = Path(workdir) / IMAGES_DIR
         images_dir.mkdir(parents=True, exist_ok=True)
         records: list[SceneImage] = []
@@ -98,7 +103,7 @@ class ImageRouter:
         try:
             for i, (scene, sp) in enumerate(zip(scenes, prompts)):
                 progress.check_cancelled()
-                sub = progress.sub(i / n, (i + 1) / n)
+                sub = _slice(progress, i / n, (i + 1) / n)
                 label = f"Creating scene {i + 1} of {n}"
                 dest = scene_path(images_dir, i)
                 origin: Path | None = None
@@ -114,29 +119,66 @@ class ImageRouter:
                 if is_complete_image(dest):
                     sub(1.0, f"Scene {i + 1} of {n} already made — kept")
                     old = earlier.get(i + 1)
-                    records.append(old if old is not None and old.path == str(dest) else SceneImage(
-                        i + 1, str(dest), "kept", str(origin or ""), self._repeat(seen, origin), sp.seed, sp.prompt))
+                    records.append(
+                        old
+                        if old is not None and old.path == str(dest)
+                        else SceneImage(
+                            i + 1,
+                            str(dest),
+                            "kept",
+                            str(origin or ""),
+                            self._repeat(seen, origin),
+                            sp.seed,
+                            sp.prompt,
+                        )
+                    )
                     continue
                 sub(0.0, label)
                 if kind == "manual" and origin is not None:
                     self._from_file(origin, dest, size, made_from, f"manual image {str(origin)!r}")
                 elif kind == "stock" and picker is not None and origin is not None:
-                    origin = self._from_stock(origin, picker, scene.image_prompt, dest, size, made_from, progress,
-                                              require_match=mode is ImageMode.MIXED)
+                    origin = self._from_stock(
+                        origin,
+                        picker,
+                        scene.image_prompt,
+                        dest,
+                        size,
+                        made_from,
+                        progress,
+                        require_match=mode is ImageMode.MIXED,
+                    )
                     if origin is None:
                         if mode is ImageMode.STOCK_ONLY:
-                            raise BadInput(f"None of the stock images in {self.stock_dir} could be read; "
-                                           "replace them with PNG or JPEG files")
+                            raise BadInput(
+                                f"None of the stock images in {self.stock_dir} could be read; "
+                                "replace them with PNG or JPEG files"
+                            )
                         kind = "ai"
                 if kind == "ai":
                     if self.sdxl is None and not draft_noted:
                         progress.note(DRAFT_NOTE)
                         draft_noted = True
-                    kind = self._generate(scene_prompt=sp, script=script, spec=spec, dest=dest, size=size,
-                                          progress=sub, label=label)
+                    kind = self._generate(
+                        scene_prompt=sp,
+                        script=script,
+                        spec=spec,
+                        dest=dest,
+                        size=size,
+                        progress=sub,
+                        label=label,
+                    )
                     origin = None
-                records.append(SceneImage(i + 1, str(dest), kind, str(origin or ""), self._repeat(seen, origin),
-                                          sp.seed, sp.prompt))
+                records.append(
+                    SceneImage(
+                        i + 1,
+                        str(dest),
+                        kind,
+                        str(origin or ""),
+                        self._repeat(seen, origin),
+                        sp.seed,
+                        sp.prompt,
+                    )
+                )
                 self._write_sources(images_dir, records)
                 sub(1.0, label)
         finally:
@@ -150,9 +192,34 @@ class ImageRouter:
         return [scene_path(images_dir, i) for i in range(n)]
 
     # -- sources -------------------------------------------------------------------------------
+    def _manual_paths(self, mode: ImageMode, spec: JobSpec) -> list[Path]:
+        """The creator's images, all validated before anything is made (errors name the path)."""
+        if mode not in (ImageMode.MANUAL_ONLY, ImageMode.MIXED):
+            return []
+        manual = [validate_image_path(p, self.allowed_roots) for p in spec.manual_image_paths]
+        if mode is ImageMode.MANUAL_ONLY and not manual:
+            raise BadInput("image_mode manual_only needs at least one path in manual_image_paths")
+        return manual
+
+    def _stock_picker(self, mode: ImageMode, spec: JobSpec, progress: Progress) -> StockPicker | None:
+        if mode not in (ImageMode.STOCK_ONLY, ImageMode.MIXED):
+            return None
+        library = StockLibrary.scan(self.stock_dir)
+        if not len(library):
+            if mode is ImageMode.STOCK_ONLY:
+                raise BadInput(
+                    f"No stock images in {self.stock_dir} — add images (optionally with .txt/.json "
+                    "tags) there, or choose image_mode ai_only or manual_only"
+                )
+            progress.note(f"Stock library {self.stock_dir} is empty; skipping stock images")
+            return None
+        progress.note(f"Stock library: {len(library)} images in {self.stock_dir}")
+        return StockPicker.for_job(library, spec.stock_keywords)
+
     @staticmethod
-    def _from_file(origin: Path, dest: Path, size: tuple[int, int], made_from: dict[Path, Path],
-                   label: str) -> None:
+    def _from_file(
+        origin: Path, dest: Path, size: tuple[int, int], made_from: dict[Path, Path], label: str
+    ) -> None:
         earlier = made_from.get(origin)
         if earlier is not None and is_complete_image(earlier):
             write_bytes_atomic(earlier.read_bytes(), dest)  # same picture again, no second decode
@@ -160,8 +227,18 @@ class ImageRouter:
         save_png_atomic(normalise_image(origin, size, label=label), dest)
         made_from[origin] = dest
 
-    def _from_stock(self, origin: Path, picker: StockPicker, prompt: str, dest: Path, size: tuple[int, int],
-                    made_from: dict[Path, Path], progress: Progress, *, require_match: bool) -> Path | None:
+    def _from_stock(
+        self,
+        origin: Path,
+        picker: StockPicker,
+        prompt: str,
+        dest: Path,
+        size: tuple[int, int],
+        made_from: dict[Path, Path],
+        progress: Progress,
+        *,
+        require_match: bool,
+    ) -> Path | None:
         """The stock image actually used (the next best when one fails to load), or None."""
         candidate: Path | None = origin
         while candidate is not None:
@@ -176,17 +253,32 @@ class ImageRouter:
                 candidate = nxt.path if nxt is not None else None
         return None
 
-    def _generate(self, *, scene_prompt: ScenePrompt, script: Script, spec: JobSpec, dest: Path,
-                  size: tuple[int, int], progress: Progress, label: str) -> str:
+    def _generate(
+        self,
+        *,
+        scene_prompt: ScenePrompt,
+        script: Script,
+        spec: JobSpec,
+        dest: Path,
+        size: tuple[int, int],
+        progress: Progress,
+        label: str,
+    ) -> str:
         if self.sdxl is not None:
             image = self.sdxl.generate(scene_prompt, size=size, progress=progress, label=label)
             save_png_atomic(image.convert("RGB"), dest)
             return "sdxl"
         scene = script.scenes[scene_prompt.index]
         figures = len(scene_characters(scene, (*script.characters, *spec.characters)))
-        image = draft_image(scene.image_prompt or scene.narration, style=spec.image_style,
-                            story_type=spec.story_type, size=size, seed=scene_prompt.seed, figures=figures,
-                            label=f"DRAFT {scene_prompt.index + 1}")
+        image = draft_image(
+            scene.image_prompt or scene.narration,
+            style=spec.image_style,
+            story_type=spec.story_type,
+            size=size,
+            seed=scene_prompt.seed,
+            figures=figures,
+            label=f"DRAFT {scene_prompt.index + 1}",
+        )
         save_png_atomic(image, dest, compress_level=1)
         return "draft"
 

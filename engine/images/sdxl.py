@@ -2,6 +2,7 @@
 .safetensors checkpoint. fp16 + SDPA on CUDA with a VAE that does not overflow in fp16, offload by
 free VRAM, float32 on the CPU (slow, and it says so). Progress per diffusion step, cancel from the
 step callback, one retry with more offload after CUDA runs out of memory, released after the stage."""
+
 from __future__ import annotations
 
 import gc
@@ -14,7 +15,13 @@ from typing import TYPE_CHECKING, Any, Final
 from engine.contracts import Progress
 from engine.errors import ModelFailed, ModelMissing
 from engine.images.placement import (
-    DEFAULT_GUIDANCE, DEFAULT_STEPS, OFFLOAD_CHOICES, Placement, choose_placement, escalate, scheduler_preset,
+    DEFAULT_GUIDANCE,
+    DEFAULT_STEPS,
+    OFFLOAD_CHOICES,
+    Placement,
+    choose_placement,
+    escalate,
+    scheduler_preset,
 )
 from engine.images.prompts import ScenePrompt
 
@@ -49,20 +56,48 @@ def _has_fp16_variant(model_path: Path) -> bool:
     return model_path.is_dir() and any((model_path / "unet").glob("*.fp16.safetensors"))
 
 
+def _free_memory() -> None:
+    gc.collect()
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def _dtype_kwarg() -> str:
+    """diffusers 0.42 renamed from_pretrained's ``torch_dtype`` to ``dtype``."""
+    import diffusers
+    from packaging.version import Version
+
+    return "dtype" if Version(diffusers.__version__).release >= (0, 42) else "torch_dtype"
+
+
 class SDXLSource:
     """Generates one scene image at a time; the router drives it (load, generate..., finish)."""
 
     name = "sdxl"
 
-    def __init__(self, model_path: Path, *, device: str | None = None, steps: int | None = None,
-                 guidance: float | None = None, scheduler: str | None = None, offload: str = "auto",
-                 keep_loaded: bool = False, size: tuple[int, int] | None = None, vae_path: Path | None = None,
-                 config_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        model_path: Path,
+        *,
+        device: str | None = None,
+        steps: int | None = None,
+        guidance: float | None = None,
+        scheduler: str | None = None,
+        offload: str = "auto",
+        keep_loaded: bool = False,
+        size: tuple[int, int] | None = None,
+        vae_path: Path | None = None,
+        config_dir: Path | None = None,
+    ) -> None:
         self.model_path = Path(model_path)
         if not sdxl_weights_present(self.model_path):
             raise ModelMissing(f"{MISSING_MESSAGE} (looked for {self.model_path})")
         if importlib.util.find_spec("torch") is None or importlib.util.find_spec("diffusers") is None:
-            raise ModelMissing("SDXL needs torch and diffusers — install them with: pip install 'storyreel[sdxl]'")
+            raise ModelMissing(
+                "SDXL needs torch and diffusers — install them with: pip install 'storyreel[sdxl]'"
+            )
         if offload not in OFFLOAD_CHOICES:
             raise ModelFailed(f"offload {offload!r} is not one of {', '.join(OFFLOAD_CHOICES)}")
         if size is not None and (size[0] % 8 or size[1] % 8 or min(size) < 64):
@@ -71,7 +106,9 @@ class SDXLSource:
         self.scheduler = scheduler
         self._scheduler_preset = preset
         self.steps = int(steps if steps is not None else (preset.steps if preset else DEFAULT_STEPS))
-        self.guidance = float(guidance if guidance is not None else (preset.guidance if preset else DEFAULT_GUIDANCE))
+        self.guidance = float(
+            guidance if guidance is not None else (preset.guidance if preset else DEFAULT_GUIDANCE)
+        )
         if self.steps < 1:
             raise ModelFailed(f"SDXL steps must be at least 1 (got {self.steps})")
         self.device = device
@@ -96,7 +133,9 @@ class SDXLSource:
     def describe(self) -> str:
         sched = self.scheduler or "model default scheduler"
         where = self._placement.describe() if self._placement else "not loaded"
-        return f"SDXL {self.model_path.name} ({where}; {self.steps} steps, guidance {self.guidance:g}, {sched})"
+        return (
+            f"SDXL {self.model_path.name} ({where}; {self.steps} steps, guidance {self.guidance:g}, {sched})"
+        )
 
     def load(self, progress: Progress) -> None:
         """Load the pipeline (once) onto the device chosen by the memory policy."""
@@ -117,7 +156,9 @@ class SDXLSource:
             progress.note("No GPU found: SDXL runs on the CPU in float32 — expect minutes per image")
         started = time.monotonic()
         self._pipe = self._build(placement)
-        log.info("SDXL %s loaded in %.1f s (%s)", self.model_path, time.monotonic() - started, placement.describe())
+        log.info(
+            "SDXL %s loaded in %.1f s (%s)", self.model_path, time.monotonic() - started, placement.describe()
+        )
         progress.note(f"images: {self.describe()}")
 
     def release(self) -> None:
@@ -128,11 +169,7 @@ class SDXLSource:
         if hasattr(pipe, "remove_all_hooks"):
             pipe.remove_all_hooks()
         del pipe
-        gc.collect()
-        import torch
-
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
+        _free_memory()
 
     def finish(self) -> None:
         """End of the images stage: release unless told to keep the model loaded."""
@@ -146,10 +183,12 @@ class SDXLSource:
         from diffusers import AutoencoderKL, StableDiffusionXLPipeline
 
         dtype = torch.float16 if placement.dtype == "float16" else torch.float32
-        kwargs: dict[str, Any] = {"torch_dtype": dtype, "local_files_only": True}
+        kwargs: dict[str, Any] = {_dtype_kwarg(): dtype, "local_files_only": True}
         try:
             if self.vae_path is not None:
-                kwargs["vae"] = AutoencoderKL.from_pretrained(self.vae_path, torch_dtype=dtype, local_files_only=True)
+                kwargs["vae"] = AutoencoderKL.from_pretrained(
+                    self.vae_path, **{_dtype_kwarg(): dtype}, local_files_only=True
+                )
             if self.model_path.is_dir():
                 if dtype == torch.float16 and _has_fp16_variant(self.model_path):
                     kwargs["variant"] = "fp16"
@@ -162,11 +201,16 @@ class SDXLSource:
         except (OSError, ValueError, KeyError, RuntimeError, TypeError) as exc:
             if isinstance(exc, torch.cuda.OutOfMemoryError):
                 raise
-            hint = ("a single .safetensors needs the SDXL base config offline: put a diffusers config folder "
-                    f"(model_index.json, */config.json, tokenizers) at {self.model_path.with_suffix('')}_config"
-                    if self.model_path.is_file() else "re-download it with scripts/download_models.py --sdxl")
-            raise ModelFailed(f"SDXL in {self.model_path} could not be loaded ({exc.__class__.__name__}: "
-                              f"{str(exc)[:300]}); {hint}") from exc
+            hint = (
+                "a single .safetensors needs the SDXL base config offline: put a diffusers config folder "
+                f"(model_index.json, */config.json, tokenizers) at {self.model_path.with_suffix('')}_config"
+                if self.model_path.is_file()
+                else "re-download it with scripts/download_models.py --sdxl"
+            )
+            raise ModelFailed(
+                f"SDXL in {self.model_path} could not be loaded ({exc.__class__.__name__}: "
+                f"{str(exc)[:300]}); {hint}"
+            ) from exc
         pipe.set_progress_bar_config(disable=True)
         if dtype == torch.float16 and self.vae_path is None:
             # The stock SDXL VAE overflows in fp16: have the pipeline decode in float32.
@@ -207,8 +251,9 @@ class SDXLSource:
             pipe.vae.enable_slicing()
 
     # -- generation ----------------------------------------------------------------------------
-    def generate(self, prompt: ScenePrompt, *, size: tuple[int, int], progress: Progress,
-                 label: str = "Creating image") -> "Image.Image":
+    def generate(
+        self, prompt: ScenePrompt, *, size: tuple[int, int], progress: Progress, label: str = "Creating image"
+    ) -> "Image.Image":
         """One image for ``prompt`` at ``size`` (w, h), or at this source's own size override.
         Reports each diffusion step; JobCancelled from the step callback stops it."""
         import torch
@@ -225,6 +270,7 @@ class SDXLSource:
     def _out_of_memory(self, exc: BaseException, attempt: int, progress: Progress) -> None:
         current = self._placement
         self.release()
+        _free_memory()  # also when the OOM came while loading, before there was a pipeline to release
         nxt = escalate(current) if current is not None else None
         gpu = current.describe() if current else "GPU"
         if attempt > 1 or self._oom_retried or nxt is None:
@@ -237,7 +283,9 @@ class SDXLSource:
         log.warning("CUDA out of memory (%s); retrying with %s", gpu, nxt.describe())
         progress.note(f"GPU out of memory with {gpu}; retrying with {nxt.offload} offload")
 
-    def _run(self, prompt: ScenePrompt, width: int, height: int, progress: Progress, label: str) -> "Image.Image":
+    def _run(
+        self, prompt: ScenePrompt, width: int, height: int, progress: Progress, label: str
+    ) -> "Image.Image":
         import torch
 
         pipe = self._pipe
@@ -267,6 +315,12 @@ class SDXLSource:
                 output_type="pil",
             )
         image = out.images[0]
-        log.info("SDXL image %dx%d, %d steps, seed %d: %.2f s", width, height, steps, prompt.seed,
-                 time.monotonic() - started)
+        log.info(
+            "SDXL image %dx%d, %d steps, seed %d: %.2f s",
+            width,
+            height,
+            steps,
+            prompt.seed,
+            time.monotonic() - started,
+        )
         return image

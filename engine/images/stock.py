@@ -1,8 +1,9 @@
 """The offline stock library: a folder of images (default models/stock/) indexed by the words of
 each file's name and folders, plus optional sidecar tags (``name.txt`` with words or comma-separated
 tags, or ``name.json`` with a list of tags or {"tags": [...], "description": "..."}). Scenes are
-matched by the job's stock_keywords (weighted up) and the words of the scene's image prompt, and
+matched by the job's stock_keywords first and then by the words of the scene's image prompt, and
 no image repeats until every image has been used."""
+
 from __future__ import annotations
 
 import json
@@ -15,7 +16,8 @@ from typing import Final, Iterable
 log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS: Final = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
-KEYWORD_WEIGHT: Final = 3.0
+#: The job's stock_keywords are the creator's explicit ask: any keyword match outranks scene words.
+KEYWORD_WEIGHT: Final = 100.0
 PROMPT_WEIGHT: Final = 1.0
 _STOPWORDS: Final = frozenset(
     "a an and are as at be by for from has have he her his in into is it its of on or our she that the their "
@@ -117,8 +119,11 @@ class StockPicker:
 
     def ranked(self, prompt: str) -> list[tuple[float, StockImage]]:
         words = terms(prompt)
-        scored = [(self.library.score(it, set(self.keywords), words), i, it)
-                  for i, it in enumerate(self.library.items) if it.path not in self.skipped]
+        scored = [
+            (self.library.score(it, set(self.keywords), words), i, it)
+            for i, it in enumerate(self.library.items)
+            if it.path not in self.skipped
+        ]
         scored.sort(key=lambda t: (-t[0], t[1]))
         return [(s, it) for s, _, it in scored]
 

@@ -1,5 +1,6 @@
 """Image style presets: the words appended to every scene prompt and the negative prompt, one per
 key of engine.presets.IMAGE_STYLES. Unknown names map to the nearest preset."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -32,12 +33,14 @@ class StylePreset:
 STYLES: Final[Mapping[str, StylePreset]] = {
     "cinematic": StylePreset(
         "cinematic",
-        "cinematic film still, dramatic lighting, shallow depth of field, anamorphic lens, color graded, 35mm",
+        "cinematic film still, dramatic lighting, shallow depth of field, anamorphic lens, color graded, "
+        "35mm",
         "cartoon, anime, flat lighting, overexposed, amateur snapshot",
     ),
     "photorealistic": StylePreset(
         "photorealistic",
-        "photorealistic photograph, natural light, sharp focus, highly detailed, realistic skin texture, 50mm",
+        "photorealistic photograph, natural light, sharp focus, highly detailed, realistic skin texture, "
+        "50mm",
         "painting, illustration, cartoon, anime, 3d render, cgi, plastic skin",
     ),
     "anime": StylePreset(
@@ -62,7 +65,8 @@ STYLES: Final[Mapping[str, StylePreset]] = {
     ),
     "dark_fantasy": StylePreset(
         "dark_fantasy",
-        "dark fantasy illustration, grim atmosphere, deep shadows, muted palette, volumetric fog, epic detail",
+        "dark fantasy illustration, grim atmosphere, deep shadows, muted palette, volumetric fog, "
+        "epic detail",
         "bright cheerful colors, cartoon, cute, flat lighting, pastel",
     ),
     "noir": StylePreset(

@@ -4,6 +4,7 @@ A manual image must resolve (symlinks followed) under an allowed root, be a regu
 50 MB that Pillow can open, and have at most 50 megapixels. Pixel counts are read from the header
 before anything is decoded, so a small file claiming huge dimensions (a decompression bomb) is
 refused without allocating it."""
+
 from __future__ import annotations
 
 import io
@@ -21,7 +22,13 @@ MAX_BYTES: Final = 50 * 1024 * 1024
 MAX_PIXELS: Final = 50_000_000
 #: Formats accepted from uploads and manual paths, with the extension we store them under.
 FORMAT_EXT: Final = {
-    "PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp", "TIFF": ".tif", "MPO": ".jpg",
+    "PNG": ".png",
+    "JPEG": ".jpg",
+    "WEBP": ".webp",
+    "GIF": ".gif",
+    "BMP": ".bmp",
+    "TIFF": ".tif",
+    "MPO": ".jpg",
 }
 
 
@@ -69,8 +76,9 @@ def open_checked(source: Path | io.BytesIO, label: str, *, max_pixels: int = MAX
     return im
 
 
-def validate_image_path(path: str, allowed_roots: Iterable[Path], *, max_bytes: int = MAX_BYTES,
-                        max_pixels: int = MAX_PIXELS) -> Path:
+def validate_image_path(
+    path: str, allowed_roots: Iterable[Path], *, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXELS
+) -> Path:
     """The resolved path of a manual image, or BadInput naming ``path`` and the fix."""
     if not isinstance(path, str) or not path.strip():
         raise BadInput("manual image path is empty; give the full path of an image file")
@@ -87,13 +95,17 @@ def validate_image_path(path: str, allowed_roots: Iterable[Path], *, max_bytes: 
         raise BadInput(f"manual image {path!r} cannot be resolved ({exc})") from exc
     if not any(_is_under(resolved, root) for root in roots):
         allowed = ", ".join(str(r) for r in roots)
-        raise BadInput(f"manual image {path!r} is outside the allowed folders ({allowed}); "
-                       "upload it with /api/upload or move it under one of them")
+        raise BadInput(
+            f"manual image {path!r} is outside the allowed folders ({allowed}); "
+            "upload it with /api/upload or move it under one of them"
+        )
     if not resolved.is_file():
         raise BadInput(f"manual image {path!r} is not a regular file")
     size = resolved.stat().st_size
     if size > max_bytes:
-        raise BadInput(f"manual image {path!r} is {size / 2**20:.0f} MB; the limit is {max_bytes / 2**20:.0f} MB")
+        raise BadInput(
+            f"manual image {path!r} is {size / 2**20:.0f} MB; the limit is {max_bytes / 2**20:.0f} MB"
+        )
     if size == 0:
         raise BadInput(f"manual image {path!r} is empty")
     try:
@@ -112,8 +124,9 @@ def _safe_stem(filename: str) -> str:
     return stem or "image"
 
 
-def store_upload(data: bytes, filename: str, upload_dir: Path, *, max_bytes: int = MAX_BYTES,
-                 max_pixels: int = MAX_PIXELS) -> Path:
+def store_upload(
+    data: bytes, filename: str, upload_dir: Path, *, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXELS
+) -> Path:
     """Check ``data`` is an image (format from its content, not its name), decode it fully, and store
     it under a unique safe name in ``upload_dir``. Returns the absolute path for manual_image_paths."""
     label = f"upload {filename!r}"

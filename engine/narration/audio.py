@@ -148,8 +148,10 @@ def whisper(audio: FloatArray, sample_rate: int, amount: float, seed: int = 0) -
     frames = np.fft.irfft(np.abs(spectrum) * phase, n_fft, axis=1) * window
     out = np.zeros(len(padded))
     norm = np.zeros(len(padded))
-    np.add.at(out, idx, frames)
-    np.add.at(norm, idx, window**2)
+    squared = window**2
+    for i, frame in enumerate(frames):  # overlap-add
+        out[i * hop: i * hop + n_fft] += frame
+        norm[i * hop: i * hop + n_fft] += squared
     wet = (out / np.maximum(norm, 1e-8))[n_fft: n_fft + len(audio)]
     dry_level = float(np.sqrt(np.mean(audio.astype(np.float64) ** 2))) or 1.0
     wet_level = float(np.sqrt(np.mean(wet**2))) or 1.0

@@ -15,8 +15,10 @@ _STAGE_DIRECTION: Final = re.compile(r"\[[^\]]{0,80}\]")
 _MD_EMPHASIS: Final = re.compile(r"(\*{1,3}|_{2,3}|~~)(?=\S)(.+?)(?<=\S)\1")
 _MD_UNDERSCORE_EMPHASIS: Final = re.compile(r"(?<![\w])_(?=\S)(.+?)(?<=\S)_(?![\w])")
 _BACKTICKS: Final = re.compile(r"`+")
-_LINE_MARKERS: Final = re.compile(r"^[ \t]*(?:#{1,6}[ \t]+|>[ \t]?|[-*+•][ \t]+|\d{1,3}[.)][ \t]+)", re.MULTILINE)
-_SPEAKER_LABEL: Final = re.compile(r"^[ \t]*(?:narrator|voice ?over|vo)[ \t]*:[ \t]*", re.IGNORECASE | re.MULTILINE)
+_LINE_MARKERS: Final = re.compile(
+    r"^[ \t]*(?:#{1,6}[ \t]+|>[ \t]?|[-*+•][ \t]+|\d{1,3}[.)][ \t]+)", re.MULTILINE)
+_SPEAKER_LABEL: Final = re.compile(
+    r"^[ \t]*(?:narrator|voice ?over|vo)[ \t]*:[ \t]*", re.IGNORECASE | re.MULTILINE)
 _DASH_PAUSE: Final = re.compile(r"\s*(?:—|--+|―)\s*|\s+–\s+")
 _SPACES: Final = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
 _PARAGRAPH: Final = re.compile(r"\n\s*\n+")

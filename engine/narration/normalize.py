@@ -31,10 +31,10 @@ _ABBREVIATIONS: Final = {
     "dept": "department", "est": "established", "ft": "feet", "min": "minutes", "hr": "hour",
     "hrs": "hours", "sec": "seconds", "ave": "Avenue", "blvd": "Boulevard", "rd": "Road",
 }
-_DOTTED: Final = {"e.g.": "for example", "i.e.": "that is", "a.m.": "ay em", "p.m.": "pee em", "a.d.": "ay dee",
-                  "b.c.": "bee see", "w/": "with", "w/o": "without"}
+_DOTTED: Final = {"e.g.": "for example", "i.e.": "that is", "a.m.": "ay em", "p.m.": "pee em",
+                  "a.d.": "ay dee", "b.c.": "bee see", "w/": "with", "w/o": "without"}
 #: Abbreviations that may also end a sentence ("... and so on, etc. Then").
-MAY_END_SENTENCE: Final = frozenset({"jr", "sr", "etc", "vs", "approx", "am", "pm", "ad", "bc", "st"})
+MAY_END_SENTENCE: Final = frozenset({"jr", "sr", "etc", "am", "pm", "ad", "bc", "st"})
 _LETTER_NAMES: Final = dict(zip(
     "abcdefghijklmnopqrstuvwxyz",
     ("ay", "bee", "see", "dee", "ee", "eff", "jee", "aitch", "eye", "jay", "kay", "el", "em", "en",
@@ -51,19 +51,21 @@ _UNITS: Final = {
     "mm": ("millimeter", "millimeters"), "kg": ("kilogram", "kilograms"), "g": ("gram", "grams"),
     "mg": ("milligram", "milligrams"), "lb": ("pound", "pounds"), "lbs": ("pounds", "pounds"),
     "mi": ("mile", "miles"), "ft": ("foot", "feet"), "in": ("inch", "inches"), "mph": ("miles per hour",) * 2,
-    "kph": ("kilometers per hour",) * 2, "km/h": ("kilometers per hour",) * 2, "ml": ("milliliter", "milliliters"),
+    "kph": ("kilometers per hour",) * 2, "km/h": ("kilometers per hour",) * 2,
+    "ml": ("milliliter", "milliliters"),
     "l": ("liter", "liters"), "s": ("second", "seconds"), "sec": ("second", "seconds"),
     "min": ("minute", "minutes"), "h": ("hour", "hours"), "hr": ("hour", "hours"), "hrs": ("hours", "hours"),
     "gb": ("gigabyte", "gigabytes"), "mb": ("megabyte", "megabytes"), "tb": ("terabyte", "terabytes"),
-    "kb": ("kilobyte", "kilobytes"), "ghz": ("gigahertz",) * 2, "mhz": ("megahertz",) * 2, "hz": ("hertz",) * 2,
+    "kb": ("kilobyte", "kilobytes"), "ghz": ("gigahertz",) * 2, "mhz": ("megahertz",) * 2,
+    "hz": ("hertz",) * 2,
     "x": ("times",) * 2, "yo": ("year old", "year old"), "bc": ("bee see",) * 2, "ad": ("ay dee",) * 2,
 }
 _SYMBOL_WORDS: Final = {"&": "and", "+": "plus", "=": "equals", "@": "at", "%": "percent", "°": "degrees",
                         "§": "section", "©": "copyright", "~": "about", "×": "times", "#": "number",
                         "-": ",", "/": ",", "®": "", "™": "", "*": "", "|": ",", "^": "", "_": ""}
-_YEAR_CONTEXT: Final = frozenset({"in", "since", "by", "of", "from", "until", "till", "year", "circa", "early",
-                                  "late", "mid", "summer", "winter", "spring", "autumn", "fall", "before",
-                                  "after", "around", "during", "through", "to", "and", "the"})
+_YEAR_CONTEXT: Final = frozenset({"in", "since", "by", "of", "from", "until", "till", "year", "circa",
+                                  "early", "late", "mid", "summer", "winter", "spring", "autumn", "fall",
+                                  "before", "after", "around", "during", "through", "to", "and", "the"})
 _COUNT_CONTEXT: Final = frozenset({"about", "over", "under", "nearly", "almost", "than", "approximately",
                                    "some", "exactly", "just", "only", "all", "those", "these", "with"})
 _NOT_PLURAL: Final = frozenset({"was", "is", "has", "as", "his", "its", "this", "does", "says", "us", "yes",
@@ -161,11 +163,20 @@ def _date(year: int, month: int, day: int) -> str | None:
     return f"{MONTHS[month - 1]} {num.ordinal(day)}, {num.year(year)}"
 
 
+def _full_year(text: str) -> int:
+    """'99' -> 1999, '07' -> 2007, '1999' -> 1999."""
+    value = int(text)
+    if len(text) == 2:
+        return value + (1900 if value > 30 else 2000)
+    return value
+
+
 def _plain_number(text: str, ctx: Context) -> str:
     if re.fullmatch(r"\d{4}", text):
         value = int(text)
         next_plural = ctx.next.endswith("s") and ctx.next not in _NOT_PLURAL
-        if 1100 <= value <= 2099 and ctx.prev not in _COUNT_CONTEXT and (ctx.prev in _YEAR_CONTEXT or not next_plural):
+        year_like = ctx.prev in _YEAR_CONTEXT or not next_plural
+        if 1100 <= value <= 2099 and ctx.prev not in _COUNT_CONTEXT and year_like:
             return num.year(value)
     if ctx.prev in {m.lower() for m in MONTHS} and re.fullmatch(r"\d{1,2}", text) and 1 <= int(text) <= 31:
         return num.ordinal(int(text))
@@ -209,10 +220,10 @@ _RULES: Final[tuple[tuple[re.Pattern[str], Rule], ...]] = (
                                          else num.cardinal(int(m.group(1))))),
     (_RE_TIME, lambda m, c: _clock(int(m.group(1)), int(m.group(2)), m.group(4))),
     (_RE_CLOCK, lambda m, c: _clock(int(m.group(1)), 0, m.group(2))),
-    (_RE_ISO_DATE, lambda m, c: _date(int(m.group(1)), int(m.group(2)), int(m.group(3))) or _mixed(m.group(0))),
-    (_RE_SLASH_DATE, lambda m, c: _date(int(m.group(3)) + (1900 if len(m.group(3)) == 2 and int(m.group(3)) > 30
-                                                           else 2000 if len(m.group(3)) == 2 else 0),
-                                        int(m.group(1)), int(m.group(2))) or _mixed(m.group(0))),
+    (_RE_ISO_DATE, lambda m, c: _date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+     or _mixed(m.group(0))),
+    (_RE_SLASH_DATE, lambda m, c: _date(_full_year(m.group(3)), int(m.group(1)), int(m.group(2)))
+     or _mixed(m.group(0))),
     (_RE_DEGREES, lambda m, c: f"{num.decimal(m.group(1))} degrees"
      + {"C": " Celsius", "F": " Fahrenheit", "K": " Kelvin"}.get(m.group(2) or "", "")),
     (_RE_RANGE, lambda m, c: f"{_plain_number(m.group(1), c)} to {_plain_number(m.group(2), c)}"),
@@ -260,8 +271,8 @@ def normalize_core(core: str, ctx: Context, *, dot: bool = False) -> Spoken:
         if m := pattern.fullmatch(core):
             return Spoken(rule(m, ctx))
     if m := _RE_UNIT.fullmatch(core):
-        if (words := _unit(m)) is not None:
-            return Spoken(words)
+        if (unit := _unit(m)) is not None:
+            return Spoken(unit)
     if low in ("am", "pm") and ctx.prev[:1].isdigit():
         return Spoken("ay em" if low == "am" else "pee em")
     if core in _SYMBOL_WORDS:

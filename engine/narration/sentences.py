@@ -92,7 +92,8 @@ def _sentences_from_tokens(raw: list[str]) -> list[Sentence]:
         at_paragraph_end = i + 1 < len(parts) and parts[i + 1][1] == PARAGRAPH_MARK
         if spoken.consumed_dot:
             trail = trail[1:]
-        ends = bool(_SENTENCE_PUNCT.search(trail)) and (not nxt[1] or not next_starts_lower or at_paragraph_end)
+        ends = bool(_SENTENCE_PUNCT.search(trail)) and (
+            not nxt[1] or not next_starts_lower or at_paragraph_end)
         if spoken.consumed_dot and not trail:
             ends = not nxt[1] or at_paragraph_end or (spoken.may_end and nxt[1][:1].isupper())
             trail = "." if ends else ""
@@ -120,7 +121,8 @@ def _with_final_stop(sentence: Sentence) -> Sentence:
     spoken = last.spoken.rstrip(",")
     if not spoken.endswith((".", "!", "?")):
         spoken += "."
-    return Sentence(sentence.tokens[:-1] + (Token(last.display, spoken),), sentence.continues, sentence.paragraph_end)
+    tokens = sentence.tokens[:-1] + (Token(last.display, spoken),)
+    return Sentence(tokens, sentence.continues, sentence.paragraph_end)
 
 
 def _cut_point(tokens: tuple[Token, ...], max_chars: int) -> int:

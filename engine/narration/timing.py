@@ -14,6 +14,8 @@ from engine.narration.sentences import Sentence
 from engine.spec import Pacing
 
 Span = tuple[float, float]
+#: A word as the model said it: (start s, end s, number of phoneme/character symbols in it).
+Group = tuple[float, float, int]
 
 
 @dataclass(frozen=True)
@@ -67,14 +69,10 @@ def _weight(word: str) -> float:
     return 0.6 * syllables(word) + 0.1 * letters + 0.2
 
 
-def groups_from_units(kinds: Sequence[bool | None], samples: Sequence[int], sample_rate: int) -> list[Span]:
-    """Word spans (seconds) from a model's per-symbol sample counts. ``kinds``: True for a symbol
-    inside a word, False for a separator (space, punctuation, start/end), None for a neutral
-    symbol (padding/blank), which belongs to a word only between two word symbols."""
-    spans: list[Span] = []
-    t = 0
-    start: int | None = None
-    last_end = 0
+def groups_from_units(kinds: Sequence[bool | None], samples: Sequence[int], sample_rate: int) -> list[Group]:
+    """Word groups from a model's per-symbol sample counts. ``kinds``: True for a symbol inside
+    a word, False for a separator (space, punctuation, start/end), None for a neutral symbol
+    (padding/blank), which belongs to a word only between two word symbols."""
     resolved: list[bool] = []
     for i, kind in enumerate(kinds):
         if kind is None:
@@ -82,18 +80,24 @@ def groups_from_units(kinds: Sequence[bool | None], samples: Sequence[int], samp
             after = next((k for k in kinds[i + 1:] if k is not None), False)
             kind = bool(before and after)
         resolved.append(kind)
-    for kind, n in zip(resolved, samples):
+    groups: list[Group] = []
+    t = 0
+    start: int | None = None
+    last_end = 0
+    size = 0
+    for kind, raw_kind, n in zip(resolved, kinds, samples):
         if kind and start is None:
-            start = t
+            start, size = t, 0
         if not kind and start is not None:
-            spans.append((start / sample_rate, last_end / sample_rate))
+            groups.append((start / sample_rate, last_end / sample_rate, size))
             start = None
         t += int(n)
         if kind:
             last_end = t
+            size += raw_kind is not None
     if start is not None:
-        spans.append((start / sample_rate, last_end / sample_rate))
-    return spans
+        groups.append((start / sample_rate, last_end / sample_rate, size))
+    return groups
 
 
 def _partition(long: Sequence[float], short: Sequence[float]) -> list[tuple[int, int]]:
@@ -136,22 +140,27 @@ def _split_span(span: Span, weights: Sequence[float]) -> list[Span]:
     return out
 
 
-def align_words(words: Sequence[str], groups: Sequence[Span]) -> list[Span]:
-    """One span per spoken word, from the model's word groups (which may merge or split words)."""
+def _letters(word: str) -> float:
+    return float(max(1, sum(c.isalnum() for c in word)))
+
+
+def align_words(words: Sequence[str], groups: Sequence[Group]) -> list[Span]:
+    """One span per spoken word, from the model's word groups, which may merge words ("of the"
+    said as one) or split one ("nineteen-ninety"): matched by letters vs. symbols per group."""
     if not words:
         return []
     if not groups:
         return [(0.0, 0.0)] * len(words)
-    weights = [_weight(w) for w in words]
     if len(groups) == len(words):
-        return [tuple(g) for g in groups]  # type: ignore[misc]
-    durations = [max(1e-3, e - s) for s, e in groups]
-    if len(words) > len(groups):  # the model merged words ("of the"): share each group out
+        return [(g[0], g[1]) for g in groups]
+    letters = [_letters(w) for w in words]
+    sizes = [float(max(1, g[2])) for g in groups]
+    if len(words) > len(groups):  # share each merged group out by syllable weight
         out: list[Span] = []
-        for g, (a, b) in zip(groups, _partition(weights, durations)):
-            out.extend(_split_span(g, weights[a:b]))
+        for g, (a, b) in zip(groups, _partition(letters, sizes)):
+            out.extend(_split_span((g[0], g[1]), [_weight(w) for w in words[a:b]]))
         return out
-    return [(groups[a][0], groups[b - 1][1]) for a, b in _partition(durations, weights)]
+    return [(groups[a][0], groups[b - 1][1]) for a, b in _partition(sizes, letters)]
 
 
 def spans_from_energy(audio: np.ndarray, sample_rate: int, words: Sequence[str]) -> list[Span]:

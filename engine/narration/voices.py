@@ -9,10 +9,13 @@ from types import MappingProxyType
 from typing import Any, Final, Literal, Mapping
 
 #: Folder names under models/tts/ (what scripts/download_models.py --tts writes).
-VCTK_VITS: Final = "vctk_vits"
-XTTS_V2: Final = "xtts_v2"
+VCTK_VITS: Final = "vctk-vits"
+XTTS_V2: Final = "xtts-v2"
 DEFAULT_VOICE: Final = "male_narrator_deep"
 FIX_COMMAND: Final = "python scripts/download_models.py --tts"
+#: The download_models.py command that installs each model folder.
+FIX_COMMANDS: Final = MappingProxyType({
+    VCTK_VITS: FIX_COMMAND, XTTS_V2: "python scripts/download_models.py --xtts"})
 
 LICENCES: Final = MappingProxyType({
     VCTK_VITS: "CC-BY-4.0 (VCTK voices; Coqui VITS model, MPL-2.0): commercial use allowed with attribution",
@@ -51,6 +54,24 @@ class Voice:
     def licence(self) -> str:
         return LICENCES.get(self.model, "see the model's own licence")
 
+    @property
+    def fix(self) -> str:
+        """The command that installs this voice's Coqui model."""
+        return FIX_COMMANDS.get(self.model, FIX_COMMAND)
+
+
+def model_key(name: str) -> str:
+    """Folder names compare without case or separators: 'vctk_vits' finds 'vctk-vits'."""
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def find_model(tts_models: Mapping[str, Path], model: str) -> Path | None:
+    """The installed folder of ``model`` among ``tts_models`` (name -> folder), if any."""
+    if model in tts_models:
+        return Path(tts_models[model])
+    wanted = model_key(model)
+    return next((Path(p) for name, p in tts_models.items() if model_key(name) == wanted), None)
+
 
 def _vctk(id: str, description: str, gender: Gender, speaker: str, **kw: Any) -> Voice:
     return Voice(id, description, gender, "vits", VCTK_VITS, speaker, **kw)
@@ -62,7 +83,8 @@ def _xtts(id: str, description: str, gender: Gender, speaker: str, **kw: Any) ->
 
 _CATALOG: Final = (
     _vctk("male_narrator_deep", "Deep, resonant male narrator for documentaries, mysteries and history",
-          "male", "p273", speed=0.96, pitch=0.93, embedded_speed=0.95, embedded_pitch=0.86, embedded_noise=0.8,
+          "male", "p273", speed=0.96, pitch=0.93, embedded_speed=0.95, embedded_pitch=0.86,
+          embedded_noise=0.8,
           tags=("deep", "low", "bass", "documentary", "narrator", "serious", "baritone")),
     _vctk("male_narrator_warm", "Warm, friendly male storyteller", "male", "p232",
           embedded_pitch=0.96, tags=("warm", "friendly", "storyteller", "kind", "natural")),
@@ -74,7 +96,8 @@ _CATALOG: Final = (
           tags=("calm", "measured", "soft", "gentle", "relaxing", "slow", "soothing")),
     _vctk("female_narrator_warm", "Warm, clear female storyteller", "female", "p225",
           embedded_pitch=1.28, tags=("warm", "friendly", "storyteller", "clear", "natural")),
-    _vctk("female_narrator_calm", "Calm, soft female narrator for bedtime and relaxing stories", "female", "p236",
+    _vctk("female_narrator_calm", "Calm, soft female narrator for bedtime and relaxing stories", "female",
+          "p236",
           speed=0.93, embedded_speed=0.9, embedded_pitch=1.24, embedded_noise=0.7,
           tags=("calm", "soft", "gentle", "relaxing", "bedtime", "soothing", "slow")),
     _vctk("female_energetic", "Bright, energetic female presenter", "female", "p228",
@@ -85,13 +108,13 @@ _CATALOG: Final = (
           tags=("deep", "low", "smoky", "noir", "crime", "serious", "mysterious")),
     _vctk("horror_whisper", "Eerie, breathy whisper for horror and creepy stories", "neutral", "p278",
           speed=0.88, pitch=0.94, embedded_speed=0.86, embedded_pitch=0.9, embedded_noise=1.1,
-          effect="whisper", effect_amount=0.6,
+          effect="whisper", effect_amount=0.7,
           tags=("eerie", "whisper", "horror", "creepy", "scary", "spooky", "ghost", "dark", "haunting")),
     _xtts("xtts_male_cinematic", "Cinematic male trailer voice (XTTS v2, non-commercial licence)", "male",
           "Damien Black", speed=0.97, embedded_speed=0.95, embedded_pitch=0.88,
           tags=("cinematic", "trailer", "epic", "deep", "dramatic", "premium")),
     _xtts("xtts_female_storyteller", "Expressive female storyteller (XTTS v2, non-commercial licence)",
-          "female", "Claribel Dervla", embedded_pitch=1.28,
+          "female", "Claribel Dervla", embedded_speed=0.97, embedded_pitch=1.3,
           tags=("expressive", "storyteller", "dramatic", "premium", "warm")),
 )
 
@@ -99,11 +122,13 @@ VOICES: Final[Mapping[str, Voice]] = MappingProxyType({v.id: v for v in _CATALOG
 
 _SYNONYMS: Final = MappingProxyType({
     "man": "male", "men": "male", "guy": "male", "boy": "male", "masculine": "male", "he": "male",
-    "woman": "female", "women": "female", "girl": "female", "lady": "female", "feminine": "female", "she": "female",
+    "woman": "female", "women": "female", "girl": "female", "lady": "female", "feminine": "female",
+    "she": "female",
     "scary": "horror", "creepy": "horror", "spooky": "horror", "ghost": "horror", "eerie": "horror",
     "whispering": "whisper", "whispered": "whisper", "bass": "deep", "low": "deep", "baritone": "deep",
     "relaxed": "calm", "relaxing": "calm", "soothing": "calm", "gentle": "calm", "quiet": "calm",
-    "excited": "energetic", "energy": "energetic", "hype": "energetic", "upbeat": "energetic", "lively": "energetic",
+    "excited": "energetic", "energy": "energetic", "hype": "energetic", "upbeat": "energetic",
+    "lively": "energetic",
     "friendly": "warm", "narration": "narrator", "story": "storyteller", "xtts": "xtts", "v2": "xtts",
 })
 
@@ -142,7 +167,7 @@ def list_voices(tts_models: Mapping[str, Path]) -> list[dict[str, Any]]:
     licence, and the command that installs it when it is not."""
     out: list[dict[str, Any]] = []
     for voice in _CATALOG:
-        installed = voice.model in tts_models
+        installed = find_model(tts_models, voice.model) is not None
         entry: dict[str, Any] = {
             "id": voice.id,
             "description": voice.description,
@@ -152,10 +177,10 @@ def list_voices(tts_models: Mapping[str, Path]) -> list[dict[str, Any]]:
             "speaker": voice.speaker,
             "installed": installed,
             "licence": voice.licence,
-            "speaks_with": (f"Coqui {voice.backend.upper()} ({voice.model}, speaker {voice.speaker})" if installed
-                            else "embedded voice (Piper 'joe', CC0) shaped by speed and pitch"),
+            "speaks_with": (f"Coqui {voice.backend.upper()} ({voice.model}, speaker {voice.speaker})"
+                            if installed else "embedded voice (Piper 'joe', CC0) shaped by speed and pitch"),
         }
         if not installed:
-            entry["fix"] = f"{FIX_COMMAND}  (installs models/tts/{voice.model}/)"
+            entry["fix"] = f"{voice.fix}  (installs models/tts/{voice.model}/)"
         out.append(entry)
     return out

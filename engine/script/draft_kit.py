@@ -55,7 +55,7 @@ FRAMINGS: Final = ("wide establishing shot", "medium shot", "close-up", "low-ang
 #: Openers that vary a sentence when its template comes round a second time in a long script.
 RETURN_OPENERS: Final = ("Later,", "By then,", "After that,", "Even so,", "For a while,", "Still,", "In time,",
                          "Soon,", "Once again,", "That night,", "The next day,", "Before long,")
-GENERIC_CAMEOS: Final = ("{name} was part of this story too.", "And then there was {name}.")
+GENERIC_CAMEOS: Final = ("{name} was part of this story too.", "And then there was {name}.", "{name} was there.")
 
 _LEADING_LOWER: Final = re.compile(r"^(?:a|an|the|why|how|what|when|where|who|which|some|our|my|your|this|that|these|"
                                    r"those|one|every|its|their|his|her)\b")

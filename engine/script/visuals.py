@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Final, Iterable
 
+from engine.script.names import name_pattern
 from engine.spec import Character
 
 #: Style and quality words: the image stage owns the look, so the script never sets it.
@@ -26,7 +27,7 @@ _TEXT_CLAUSE: Final = re.compile(
     re.IGNORECASE,
 )
 _QUOTED: Final = re.compile(r"\"[^\"]*\"|'[^'\s][^']*[^'\s]'")
-_CLAUSE_SPLIT: Final = re.compile(r"\s*[,;]\s*|(?<=[a-z])\.\s+")
+_CLAUSE_SPLIT: Final = re.compile(r"\s*[,;]\s*|(?<=[a-z]{3})\.\s+")
 _SPACES: Final = re.compile(r"\s+")
 
 
@@ -60,18 +61,14 @@ def with_looks(prompt: str, present: Iterable[Character]) -> str:
     for character in present:
         desc = " ".join(character.description.split()).strip(" ,.;")
         if not desc:
-            if not _name_re(character.name).search(out):
+            if not name_pattern(character.name).search(out):
                 out = f"{out}, {character.name}" if out else character.name
             continue
         if desc.lower() in out.lower():
             continue
-        pattern = _name_re(character.name)
+        pattern = name_pattern(character.name)
         if pattern.search(out):
             out = pattern.sub(lambda m: look(character), out, count=1)
         else:
             out = f"{out}, {look(character)}" if out else look(character)
     return out
-
-
-def _name_re(name: str) -> re.Pattern[str]:
-    return re.compile(rf"(?<!\w){re.escape(name.strip())}(?!\w)", re.IGNORECASE)

@@ -93,7 +93,8 @@ class Catalog:
         chosen = self.profiles[profile]
         out = []
         for comp in components or tuple(chosen):
-            name = chosen.get(comp) or next((e.name for e in self.entries.values() if e.component == comp), None)
+            fallback = (e.name for e in self.entries.values() if e.component == comp)
+            name = chosen.get(comp) or next(fallback, None)
             if not name:
                 raise CatalogError(f"no {comp} model in the catalog")
             out.append(self.entry(name))
@@ -122,8 +123,8 @@ def _sdxl_common() -> tuple[RemoteFile, ...]:
     for folder in ("tokenizer", "tokenizer_2"):
         files.extend(_hf(_SDXL_BASE, f"{folder}/{t}", size=tok_sizes.get(t, 1_000)) for t in tok)
     files.append(_hf(_VAE_FIX, "config.json", "vae/config.json", 700))
-    files.append(_hf(_VAE_FIX, "diffusion_pytorch_model.safetensors", "vae/diffusion_pytorch_model.safetensors",
-                     334_643_268))
+    files.append(_hf(_VAE_FIX, "diffusion_pytorch_model.safetensors",
+                     "vae/diffusion_pytorch_model.safetensors", 334_643_268))
     return tuple(files)
 
 
@@ -187,7 +188,7 @@ def _entries() -> tuple[ModelEntry, ...]:
             name="sdxl-base-1.0", kind="sdxl", component="sdxl",
             title="Stable Diffusion XL base 1.0, fp16, fp16-fix VAE",
             licence=_OPENRAIL,
-            licence_url="https://huggingface.co/stabilityai/stable-diffusion-xl-base-1.0/blob/main/LICENSE.md",
+            licence_url=f"https://huggingface.co/{_SDXL_BASE}/blob/main/LICENSE.md",
             path="sdxl/sdxl-base-1.0",
             files=(
                 *_sdxl_common(), sdxl_unet_cfg,
@@ -209,7 +210,8 @@ def _entries() -> tuple[ModelEntry, ...]:
             licence="Apache-2.0",
             licence_url="https://github.com/coqui-ai/TTS/releases/tag/v0.6.1_models",
             path="tts/vctk-vits",
-            files=(RemoteFile("coqui-ai/TTS", "releases/download/v0.6.1_models/tts_models--en--vctk--vits.zip",
+            files=(RemoteFile("coqui-ai/TTS",
+                              "releases/download/v0.6.1_models/tts_models--en--vctk--vits.zip",
                               "", 147_691_678, None, "main", "github", unpack=True),),
             main_file="model_file.pth",
             post="coqui_paths",
@@ -252,10 +254,16 @@ def builtin() -> Catalog:
         "standard": "12-16 GB cards: SDXL base 1.0 fp16, 8B LLM, VITS voices",
         "quality": "16 GB+ cards: standard plus XTTS v2 (non-commercial licence)",
     }
-    cat = Catalog(MappingProxyType(entries), MappingProxyType({k: MappingProxyType(v) for k, v in profiles.items()}),
-                  MappingProxyType(notes))
+    cat = _frozen(entries, profiles, notes)
     validate(cat)
     return cat
+
+
+def _frozen(entries: dict[str, ModelEntry], profiles: dict[str, dict[str, str]],
+            notes: dict[str, str]) -> Catalog:
+    return Catalog(MappingProxyType(entries),
+                   MappingProxyType({k: MappingProxyType(v) for k, v in profiles.items()}),
+                   MappingProxyType(notes))
 
 
 def validate(cat: Catalog) -> None:
@@ -308,7 +316,6 @@ def extend(cat: Catalog, path: Path) -> Catalog:
     for k, v in data.get("profiles", {}).items():
         profiles[k] = dict(v)
     notes = {**cat.profile_notes, **data.get("profile_notes", {})}
-    out = Catalog(MappingProxyType(entries), MappingProxyType({k: MappingProxyType(v) for k, v in profiles.items()}),
-                  MappingProxyType(notes))
+    out = _frozen(entries, profiles, notes)
     validate(out)
     return out

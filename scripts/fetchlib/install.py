@@ -109,8 +109,8 @@ def plan(entry: ModelEntry, models_dir: Path, hosts: Hosts, *, offline: bool, fo
                     f"pins {f.sha256}; the file changed upstream — refusing it (update the catalog entry "
                     "or pass your own with --catalog)")
             if f.sha256 and meta.size is not None and meta.size != f.size:
-                raise ChecksumMismatch(f"{entry.name}: {f.remote} is {meta.size} bytes on the server, the catalog "
-                                       f"pins {f.size}; refusing it")
+                raise ChecksumMismatch(f"{entry.name}: {f.remote} is {meta.size} bytes on the server, "
+                                       f"the catalog pins {f.size}; refusing it")
             size = meta.size if meta.size is not None else size
             if not sha and meta.sha256:
                 sha, source = meta.sha256, "hub"
@@ -177,34 +177,36 @@ def _coqui_paths(root: Path) -> None:
         cfg_path.write_text(json.dumps(cfg, indent=2), encoding="utf-8")
 
 
-def _fetch_file(pf: PlannedFile, opts: Options, stream: TextIO | None) -> tuple[int, str]:
+def _fetch_file(pf: PlannedFile, opts: Options, stream: TextIO | None, label: str) -> tuple[int, str]:
     """(size, sha256) of ``pf.dest`` after making sure it is present and matches."""
     if pf.dest.is_file() and (pf.size is None or pf.dest.stat().st_size == pf.size):
         digest = sha256_of(pf.dest)
-        ok = (not pf.sha256 or digest == pf.sha256) and (not pf.git_sha1 or git_blob_sha1(pf.dest) == pf.git_sha1)
+        ok = (not pf.sha256 or digest == pf.sha256) and \
+            (not pf.git_sha1 or git_blob_sha1(pf.dest) == pf.git_sha1)
         if ok:
             return pf.dest.stat().st_size, digest
         log.warning("%s does not match its checksum; fetching it again", pf.dest)
         pf.dest.unlink()
     got = fetch(pf.url, pf.dest, size=pf.size, sha256=pf.sha256, git_sha1=pf.git_sha1, retries=opts.retries,
-                retry_wait=opts.retry_wait, timeout=opts.timeout, label=pf.dest.name, stream=stream)
+                retry_wait=opts.retry_wait, timeout=opts.timeout, label=label, stream=stream)
     if got.resumed_from:
         log.info("%s: resumed from %s", pf.dest.name, human(got.resumed_from))
     return got.size, got.sha256
 
 
-def install(pm: PlannedModel, models_dir: Path, opts: Options, stream: TextIO | None = None) -> dict[str, Any]:
+def install(pm: PlannedModel, models_dir: Path, opts: Options,
+            stream: TextIO | None = None) -> dict[str, Any]:
     """Fetch what is missing, unpack, verify, and record the model in the manifest. Returns the record."""
     e = pm.entry
     if pm.installed and not opts.force:
-        record = manifest.find(models_dir, e.name)
-        assert record is not None
-        return record
+        existing = manifest.find(models_dir, e.name)
+        if existing is not None:
+            return existing
     root = model_root(models_dir, e)
     records: list[dict[str, Any]] = []
     archive: dict[str, Any] | None = None
     for pf in pm.files:
-        size, digest = _fetch_file(pf, opts, stream)
+        size, digest = _fetch_file(pf, opts, stream, pf.dest.relative_to(models_dir).as_posix())
         if pf.file.unpack:
             tmp = root.with_name(root.name + ".unpack")
             shutil.rmtree(tmp, ignore_errors=True)
@@ -215,8 +217,8 @@ def install(pm: PlannedModel, models_dir: Path, opts: Options, stream: TextIO | 
             archive = {"url": pf.url, "size": size, "sha256": digest, "sha256_source": pf.sha256_source}
             pf.dest.unlink()
         else:
-            records.append({"path": pf.dest.relative_to(models_dir).as_posix(), "size": size, "sha256": digest,
-                            "sha256_source": pf.sha256_source})
+            records.append({"path": pf.dest.relative_to(models_dir).as_posix(), "size": size,
+                            "sha256": digest, "sha256_source": pf.sha256_source})
     if e.post == "coqui_paths":
         _coqui_paths(root)
     if archive is not None:
@@ -229,7 +231,8 @@ def install(pm: PlannedModel, models_dir: Path, opts: Options, stream: TextIO | 
         "name": e.name, "kind": e.kind, "title": e.title, "path": e.path,
         "size_bytes": sum(r["size"] for r in records), "sha256": main, "licence": e.licence,
         "licence_url": e.licence_url, "source": _source(e), "non_commercial": e.non_commercial,
-        "settings": _plain(e.settings), "installed_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "settings": _plain(e.settings),
+        "installed_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "files": records,
     }
     if archive is not None:
@@ -248,7 +251,8 @@ def _plain(value: Any) -> Any:
 
 def _source(e: ModelEntry) -> str:
     repos = sorted({(f.host, f.repo) for f in e.files})
-    return ", ".join(f"https://github.com/{r}" if h == "github" else f"https://huggingface.co/{r}" for h, r in repos)
+    return ", ".join(f"https://github.com/{r}" if h == "github" else f"https://huggingface.co/{r}"
+                     for h, r in repos)
 
 
 @dataclass(frozen=True)

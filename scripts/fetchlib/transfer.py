@@ -74,7 +74,7 @@ def _clean_etag(value: str | None) -> str:
 def probe(url: str, *, timeout: float = 30.0, max_hops: int = 6) -> RemoteMeta:
     opener = urllib.request.build_opener(_NoRedirect())
     current = url
-    for _ in range(max_hops):
+    for hop in range(max_hops):
         req = urllib.request.Request(current, method="HEAD", headers={"User-Agent": USER_AGENT,
                                                                       "Accept-Encoding": "identity"})
         try:
@@ -84,10 +84,14 @@ def probe(url: str, *, timeout: float = 30.0, max_hops: int = 6) -> RemoteMeta:
         except urllib.error.HTTPError as exc:
             headers, status = exc.headers, exc.code
             exc.close()
+            if hop and status in (403, 405):
+                # a CDN URL signed for GET only (some release-asset stores): size unknown, GET will tell
+                return RemoteMeta(url, None, None, None)
             if status not in (301, 302, 303, 307, 308):
                 raise _http_error(url, status) from None
         except (urllib.error.URLError, OSError) as exc:
-            raise FetchError(f"cannot reach {url}: {_reason(exc)} — check the connection or --base-url") from None
+            raise FetchError(f"cannot reach {url}: {_reason(exc)} — check the connection or --base-url"
+                             ) from None
         linked = _clean_etag(headers.get("X-Linked-Etag"))
         linked_size = headers.get("X-Linked-Size")
         if linked and _HEX64.match(linked):
@@ -156,8 +160,8 @@ class Progress:
             end = "\n" if final else ""
             self.stream.write(f"\r  {self.label}: {human(done)} / {human(self.total)} ({pct}%)"
                               f" {human(int(rate))}/s   {end}")
-        elif final or (self.total and pct // 25 > self.quarter):
-            self.quarter = pct // 25
+        elif (final and self.quarter < 4) or (self.total and pct // 25 > self.quarter):
+            self.quarter = 4 if final else pct // 25
             self.stream.write(f"  {self.label}: {human(done)} / {human(self.total)} ({pct}%)\n")
         self.last = now
         self.stream.flush()
@@ -182,7 +186,8 @@ def fetch(url: str, dest: Path, *, size: int | None = None, sha256: str | None =
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     started_with = part.stat().st_size if part.exists() else 0
-    progress = Progress(label or dest.name, size, stream)
+    label = label or dest.name
+    progress = Progress(label, size, stream)
     attempts = 0
     while True:
         attempts += 1
@@ -194,7 +199,8 @@ def fetch(url: str, dest: Path, *, size: int | None = None, sha256: str | None =
             if attempts > retries:
                 raise FetchError(f"{url}: gave up after {attempts} attempts ({_reason(exc)}); "
                                  f"run the command again to resume from {human(_size(part))}") from None
-            log.warning("%s: %s; resuming (attempt %d of %d)", dest.name, _reason(exc), attempts + 1, retries + 1)
+            log.warning("%s: %s; resuming (attempt %d of %d)", label, _reason(exc), attempts + 1,
+                        retries + 1)
             if retry_wait:
                 time.sleep(retry_wait * attempts)
             continue
@@ -205,17 +211,17 @@ def fetch(url: str, dest: Path, *, size: int | None = None, sha256: str | None =
     progress.update(got, final=True)
     if size is not None and got != size:
         part.unlink(missing_ok=True)
-        raise ChecksumMismatch(f"{dest.name}: got {got} bytes, expected {size}; the partial file was deleted")
+        raise ChecksumMismatch(f"{label}: got {got} bytes, expected {size}; the partial file was deleted")
     digest = sha256_of(part)
     if sha256 and digest != sha256:
         part.unlink(missing_ok=True)
-        raise ChecksumMismatch(f"{dest.name}: sha256 {digest} does not match the expected {sha256}; "
+        raise ChecksumMismatch(f"{label}: sha256 {digest} does not match the expected {sha256}; "
                                "the download was deleted and nothing was installed")
     if git_sha1:
         blob = git_blob_sha1(part)
         if blob != git_sha1:
             part.unlink(missing_ok=True)
-            raise ChecksumMismatch(f"{dest.name}: git blob id {blob} does not match the hub's {git_sha1}; "
+            raise ChecksumMismatch(f"{label}: git blob id {blob} does not match the hub's {git_sha1}; "
                                    "the download was deleted and nothing was installed")
     os.replace(part, dest)
     return Fetched(dest, got, digest, started_with, attempts)

@@ -1,0 +1,200 @@
+"""The ffmpeg writer: raw NV12 frames on stdin (the layout H.264 encoders read natively, so the
+pipe costs one copy and ffmpeg converts nothing), H.264 + AAC into MP4 with BT.709 tags and
+``+faststart``.
+
+Frames move through a small fixed pool of buffers: the compositor fills one while a writer thread
+pushes earlier ones into ffmpeg, so production and encoding overlap and memory stays flat. A
+second thread drains ffmpeg's stderr so it can never block, and keeps its tail for the error.
+"""
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import queue
+import subprocess
+import threading
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Final, Sequence
+
+from engine.compose.ffmpeg import stderr_tail
+from engine.errors import RenderFailed
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+log = logging.getLogger(__name__)
+
+_F_SETPIPE_SZ: Final = 1031  # Linux fcntl
+_PIPE_BYTES: Final = 1 << 20
+_STDERR_KEEP: Final = 64 * 1024
+
+
+def rate_arg(fps: float) -> str:
+    """ffmpeg frame rate string, exact for NTSC rates (29.97 -> 30000/1001)."""
+    f = Fraction(fps).limit_denominator(1001)
+    return f"{f.numerator}/{f.denominator}"
+
+
+def encoder_argv(ffmpeg: Path, *, width: int, height: int, fps: float, codec_args: Sequence[str],
+                 audio: Path | None, audio_gain_db: float, out: Path) -> list[str]:
+    argv = [str(ffmpeg), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error",
+            "-f", "rawvideo", "-pix_fmt", "nv12", "-s", f"{width}x{height}", "-framerate", rate_arg(fps),
+            "-i", "pipe:0"]
+    if audio is not None:
+        argv += ["-f", "wav", "-i", str(audio)]
+    argv += ["-map", "0:v:0"]
+    if audio is not None:
+        argv += ["-map", "1:a:0"]
+    # BT.709 limited range, tagged on the frames (encoders copy frame tags into the stream's VUI)
+    argv += ["-vf", "setparams=range=tv:color_primaries=bt709:color_trc=bt709:colorspace=bt709", *codec_args]
+    if audio is not None:
+        if abs(audio_gain_db) > 0.005:
+            argv += ["-af", f"volume={audio_gain_db:.3f}dB"]
+        argv += ["-c:a", "aac", "-b:a", "192k", "-ar", "48000", "-ac", "2"]
+    argv += ["-movflags", "+faststart", "-f", "mp4", "-y", str(out)]
+    return argv
+
+
+class FrameWriter:
+    """Feeds frames to an ffmpeg process. Use: ``start()``, then ``acquire()`` a buffer, fill it,
+    ``submit()`` it; finally ``finish()`` (or ``abort()`` on any error)."""
+
+    def __init__(self, argv: Sequence[str], frame_size: int, *, buffers: int = 6) -> None:
+        import numpy as np
+
+        self.argv = list(argv)
+        self.frame_size = frame_size
+        self._free: queue.Queue[np.ndarray] = queue.Queue()
+        for _ in range(buffers):
+            self._free.put(np.empty(frame_size, np.uint8))
+        self._work: queue.Queue[np.ndarray | None] = queue.Queue()
+        self._err: collections.deque[bytes] = collections.deque()
+        self._err_len = 0
+        self._failure: BaseException | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._threads: list[threading.Thread] = []
+        self.written = 0
+
+    def start(self) -> "FrameWriter":
+        log.debug("ffmpeg: %s", " ".join(self.argv))
+        try:
+            self._proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.PIPE, bufsize=0)
+        except OSError as e:
+            raise RenderFailed(f"ffmpeg could not be started ({self.argv[0]}): {e.strerror or e}") from e
+        assert self._proc.stdin is not None
+        try:
+            import fcntl
+
+            fcntl.fcntl(self._proc.stdin.fileno(), _F_SETPIPE_SZ, _PIPE_BYTES)
+        except (ImportError, OSError):
+            pass  # a bigger pipe only saves context switches
+        self._threads = [threading.Thread(target=self._write_loop, name="compose-writer", daemon=True),
+                         threading.Thread(target=self._drain_stderr, name="compose-stderr", daemon=True)]
+        for t in self._threads:
+            t.start()
+        return self
+
+    # -- producer side -------------------------------------------------------------------------
+
+    def acquire(self) -> "np.ndarray":
+        while True:
+            if self._failure is not None:
+                raise self._failed()
+            try:
+                return self._free.get(timeout=0.25)
+            except queue.Empty:
+                if self._proc is not None and self._proc.poll() is not None:
+                    self._failure = self._failure or BrokenPipeError("ffmpeg exited early")
+                continue
+
+    def submit(self, buf: "np.ndarray") -> None:
+        self._work.put(buf)
+
+    def finish(self, tick: Callable[[], None] = lambda: None) -> None:
+        """Close the stream and wait for ffmpeg; ``tick`` is called about every 0.25 s (progress,
+        cancellation). Raises RenderFailed with ffmpeg's message on any failure."""
+        assert self._proc is not None
+        self._work.put(None)
+        while self._threads[0].is_alive():
+            tick()
+            self._threads[0].join(timeout=0.25)
+        if self._proc.stdin:
+            try:
+                self._proc.stdin.close()
+            except OSError:
+                pass
+        while True:
+            try:
+                rc = self._proc.wait(timeout=0.25)
+                break
+            except subprocess.TimeoutExpired:
+                tick()
+        self._threads[1].join()
+        if self._failure is not None or rc != 0:
+            raise self._failed(rc)
+
+    def abort(self) -> None:
+        """Kill ffmpeg and stop the threads (idempotent)."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+        self._failure = self._failure or RuntimeError("aborted")
+        self._work.put(None)
+        for t in self._threads:
+            t.join(timeout=5)
+        if self._proc is not None:
+            try:
+                self._proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                log.warning("ffmpeg (pid %s) did not exit after kill", self._proc.pid)
+            if self._proc.stdin:
+                try:
+                    self._proc.stdin.close()
+                except OSError:
+                    pass
+
+    # -- threads -------------------------------------------------------------------------------
+
+    def _write_loop(self) -> None:
+        assert self._proc is not None and self._proc.stdin is not None
+        fd = self._proc.stdin.fileno()
+        while True:
+            buf = self._work.get()
+            if buf is None:
+                return
+            if self._failure is None:
+                try:
+                    view = memoryview(buf)
+                    while view:
+                        view = view[os.write(fd, view):]
+                    self.written += 1
+                except OSError as e:  # BrokenPipe: ffmpeg died; its stderr says why
+                    self._failure = e
+            self._free.put(buf)
+
+    def _drain_stderr(self) -> None:
+        assert self._proc is not None and self._proc.stderr is not None
+        for chunk in iter(lambda: self._proc.stderr.read(4096), b""):  # type: ignore[union-attr]
+            self._err.append(chunk)
+            self._err_len += len(chunk)
+            while self._err_len > _STDERR_KEEP and len(self._err) > 1:
+                self._err_len -= len(self._err.popleft())
+
+    def stderr_text(self) -> str:
+        return b"".join(self._err).decode("utf-8", "replace")
+
+    def _failed(self, rc: int | None = None) -> RenderFailed:
+        if self._proc is not None and rc is None:
+            try:
+                rc = self._proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                rc = self._proc.wait()
+            self._threads[1].join(timeout=5)
+        msg = stderr_tail(self.stderr_text())
+        why = f"exit {rc}" if rc is not None else "stopped"
+        if not msg and self._failure is not None:
+            msg = str(self._failure)
+        return RenderFailed(f"ffmpeg failed while encoding the video ({why}): {msg or 'no message'}")

@@ -1,0 +1,214 @@
+"""Coqui TTS (the maintained ``coqui-tts`` fork, import name ``TTS``) behind the SpeechEngine
+interface: a multi-speaker VITS (e.g. VCTK) or XTTS v2, loaded by path from models/tts/<name>/.
+
+Never downloads and never prompts: the config is read from the folder, file paths inside it are
+re-pointed at the folder, and the checkpoint is loaded with the model's own ``load_checkpoint``.
+VITS hands back its predicted phoneme durations, which become the word timings."""
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import shutil
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Final
+
+import numpy as np
+
+from engine.errors import ModelFailed, ModelMissing
+from engine.narration.speech import Speech
+from engine.narration.timing import groups_from_units
+from engine.narration.voices import Voice
+
+logger = logging.getLogger(__name__)
+
+_CHECKPOINT_NAMES = ("model.pth", "model_file.pth", "best_model.pth", "model_file.pth.tar", "model.pth.tar",
+                     "checkpoint.pth")
+_AUX_FILES = {  # config field -> file names the folder may hold for it
+    "speakers_file": ("speaker_ids.json", "speaker_ids.pth", "speakers.json", "speakers.pth"),
+    "d_vector_file": ("speakers.json", "speakers.pth"),
+    "language_ids_file": ("language_ids.json",),
+    "speaker_encoder_model_path": ("model_se.pth", "model_se.pth.tar"),
+    "speaker_encoder_config_path": ("config_se.json",),
+}
+_NOT_CHECKPOINTS = frozenset(n for names in _AUX_FILES.values() for n in names) | {
+    "dvae.pth", "mel_stats.pth", "speakers_xtts.pth"}
+#: Words per second at speed 1.0 (speech only): VCTK VITS speakers, XTTS v2 (typical values).
+WORDS_PER_SECOND: Final = MappingProxyType({"vits": 2.8, "xtts": 2.6})
+#: Share of duration that ignores the length scale: VITS rounds each phoneme up to a whole
+#: frame (like Piper's VITS); XTTS's speed resamples its latents, so it is linear.
+FIXED_SHARE: Final = MappingProxyType({"vits": 0.25, "xtts": 0.0})
+#: Longest text per synthesis call (XTTS warns past 250 characters of English).
+MAX_CHARS: Final = MappingProxyType({"vits": 300, "xtts": 240})
+
+
+def _missing(what: str, folder: Path, fix: str) -> ModelMissing:
+    return ModelMissing(f"{what} — run `{fix}` to install models/tts/{folder.name}/")
+
+
+def find_checkpoint(folder: Path, fix: str) -> Path:
+    for name in _CHECKPOINT_NAMES:
+        if (folder / name).is_file():
+            return folder / name
+    candidates = sorted(p for p in folder.glob("*.pth*") if p.name not in _NOT_CHECKPOINTS)
+    if len(candidates) == 1:
+        return candidates[0]
+    raise _missing(f"No model checkpoint (model.pth) in {folder}", folder, fix)
+
+
+def _repoint_paths(config: Any, folder: Path) -> None:
+    """Config files name their speaker/language files by the path they had on the machine that
+    trained them; point each at the copy in ``folder`` (or drop it when there is none)."""
+    for field, defaults in _AUX_FILES.items():
+        for holder in (config, config.get("model_args") or {}):
+            if field not in holder or not holder[field]:
+                continue
+            current = holder[field][0] if isinstance(holder[field], list) else holder[field]
+            if Path(current).is_file():
+                continue
+            names = (Path(current).name, *defaults)
+            found = next((folder / n for n in names if (folder / n).is_file()), None)
+            if found is None and field.startswith("speaker_encoder"):
+                holder[field] = None
+            elif found is not None:
+                holder[field] = [str(found)] if isinstance(holder[field], list) else str(found)
+
+
+class CoquiEngine:
+    """One Coqui model on one device, speaking as one catalog voice."""
+
+    kind = "coqui"
+
+    def __init__(self, folder: Path, voice: Voice, *, device: str | None = None,
+                 reference_clip: Path | None = None) -> None:
+        self.folder = Path(folder)
+        self.voice = voice
+        config_path = self.folder / "config.json"
+        if not config_path.is_file():
+            raise _missing(f"Coqui model {self.folder.name!r} has no config.json in {self.folder}",
+                           self.folder, voice.fix)
+        try:
+            import torch
+            from TTS.config import load_config
+            from TTS.tts.models import setup_model
+        except ImportError as exc:
+            raise ModelMissing(
+                f"Coqui TTS is not installed ({exc.name}) — run `pip install -e .[tts]` "
+                "(coqui-tts, torch, torchaudio, torchcodec)") from exc
+        os.environ.setdefault("COQUI_TOS_AGREED", "1")  # XTTS: never prompt for the licence
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        self._torch = torch
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        config = load_config(str(config_path))
+        self.model_type = str(config.get("model", "")).lower()
+        if self.model_type not in ("vits", "xtts"):
+            raise ModelFailed(f"models/tts/{self.folder.name}: model type {self.model_type!r} is not "
+                              "supported (use a VITS or XTTS v2 model)")
+        espeak = config.get("use_phonemes") and config.get("phonemizer") in (None, "espeak")
+        if self.model_type == "vits" and espeak and not (shutil.which("espeak-ng") or shutil.which("espeak")):
+            raise ModelMissing(f"models/tts/{self.folder.name} speaks through espeak-ng phonemes, which is "
+                               "not installed — run `apt-get install espeak-ng`")
+        if self.model_type != voice.backend:
+            raise ModelFailed(f"models/tts/{self.folder.name} holds a {self.model_type.upper()} model but "
+                              f"voice {voice.id} needs {voice.backend.upper()} — check the folder's "
+                              "config.json")
+        if self.model_type == "xtts":
+            for name in ("model.pth", "vocab.json"):
+                if not (self.folder / name).is_file():
+                    raise _missing(f"XTTS v2 in models/tts/{self.folder.name}/ lacks {name}",
+                                   self.folder, voice.fix)
+            checkpoint = None
+        else:
+            checkpoint = find_checkpoint(self.folder, voice.fix)
+        _repoint_paths(config, self.folder)
+        try:
+            model = setup_model(config)
+            if checkpoint is None:
+                model.load_checkpoint(config, checkpoint_dir=str(self.folder), eval=True)
+            else:
+                model.load_checkpoint(config, str(checkpoint), eval=True)
+            model.to(self.device)
+        except (ModelMissing, ModelFailed):
+            raise
+        except (OSError, RuntimeError, KeyError, ValueError) as exc:
+            raise ModelFailed(
+                f"Could not load the Coqui model in models/tts/{self.folder.name}/: {exc}") from exc
+        self._model = model
+        self._config = config
+        audio = config.audio
+        self.sample_rate = int(audio.get("output_sample_rate") or audio["sample_rate"])
+        self.max_chars = MAX_CHARS[self.model_type]
+        self.words_per_second = WORDS_PER_SECOND[self.model_type]
+        self.fixed_share = FIXED_SHARE[self.model_type]
+        self._speaker_args = self._speaker(reference_clip)
+        self.label = (f"Coqui {self.model_type.upper()} (models/tts/{self.folder.name}, "
+                      f"speaker {voice.speaker})")
+        logger.info("loaded %s on %s", self.label, self.device)
+
+    def _speaker(self, reference_clip: Path | None) -> dict[str, Any]:
+        manager = getattr(self._model, "speaker_manager", None)
+        if self.model_type == "xtts":
+            clip = reference_clip
+            if clip is None and self.voice.reference_clip:
+                clip = self.folder / self.voice.reference_clip
+            if clip is not None and Path(clip).is_file():
+                return {"speaker_wav": str(clip), "speaker": None, "language": self.voice.language}
+            if manager is not None and self.voice.speaker in manager.speakers:
+                return {"speaker": self.voice.speaker, "language": self.voice.language}
+            raise _missing(f"XTTS voice {self.voice.speaker!r} is not in models/tts/{self.folder.name}/"
+                           f"speakers_xtts.pth and no reference clip {clip} exists (add a 6-30 s WAV there "
+                           "to clone a voice)", self.folder, self.voice.fix)
+        names = list(manager.name_to_id) if manager is not None else []
+        if len(names) <= 1:
+            return {"speaker": names[0] if names else None}
+        if self.voice.speaker not in names:
+            shown = ", ".join(names[:12]) + (" ..." if len(names) > 12 else "")
+            raise _missing(f"Speaker {self.voice.speaker!r} (voice {self.voice.id}) is not in models/tts/"
+                           f"{self.folder.name}/ (it has {len(names)} speakers: {shown})", self.folder,
+                           self.voice.fix)
+        return {"speaker": self.voice.speaker}
+
+    def synthesize(self, text: str, *, length_scale: float, noise: float) -> Speech:
+        try:
+            if self.model_type == "xtts":
+                out = self._model.synthesize(text, speed=1.0 / length_scale, enable_text_splitting=False,
+                                             **self._speaker_args)
+                audio = np.asarray(out["wav"], dtype=np.float32).reshape(-1)
+                return Speech(audio, self.sample_rate, None)
+            return self._vits(text, length_scale, noise)
+        except (RuntimeError, ValueError, KeyError, IndexError) as exc:
+            raise ModelFailed(f"{self.label} failed on {text[:60]!r}: {exc}") from exc
+
+    def _vits(self, text: str, length_scale: float, noise: float) -> Speech:
+        model = self._model
+        args = model.args
+        model.length_scale = float(args.length_scale) * length_scale
+        model.inference_noise_scale = float(args.inference_noise_scale) * noise
+        model.inference_noise_scale_dp = float(args.inference_noise_scale_dp) * noise
+        out = model.synthesize(text, **self._speaker_args)
+        audio = np.asarray(out["wav"], dtype=np.float32).reshape(-1)
+        durations = out["outputs"].get("durations")
+        if durations is None:
+            return Speech(audio, self.sample_rate, None)
+        ids = out["text_inputs"].reshape(-1).tolist()
+        frames = durations.reshape(-1).detach().cpu().numpy().astype(np.int64).tolist()
+        chars = model.tokenizer.characters
+        separators = set(chars.punctuations) | {" ", chars.bos, chars.eos}
+        kinds: list[bool | None] = []
+        for i in ids:
+            ch = chars.id_to_char(i)
+            kinds.append(None if ch in (chars.blank, chars.pad) else ch not in separators)
+        hop = int(self._config.audio["hop_length"])
+        samples = [f * hop for f in frames]
+        scale = len(audio) / max(1, sum(samples))
+        groups = groups_from_units(kinds, samples, self.sample_rate)
+        spans = tuple((float(s * scale), float(e * scale), n) for s, e, n in groups)
+        return Speech(audio, self.sample_rate, spans or None)
+
+    def close(self) -> None:
+        model, self._model = self._model, None
+        del model
+        gc.collect()
+        if self.device.startswith("cuda") and self._torch.cuda.is_available():
+            self._torch.cuda.empty_cache()

@@ -1,0 +1,200 @@
+"""CatalogNarrator: the narration stage. Speaks each scene with the catalog voice the job asked
+for: on Coqui when that voice's model is under models/tts/, otherwise on the embedded voice."""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Mapping
+
+from engine.contracts import Narration, Progress, SceneAudio, Script
+from engine.narration import audio as au
+from engine.narration.coqui_engine import MAX_CHARS, WORDS_PER_SECOND
+from engine.narration.piper_engine import JOE_WORDS_PER_SECOND, PiperEngine
+from engine.narration.scene_audio import (
+    Shaping, SpokenSentence, assemble_scene, load_scene, scene_key, speak_sentence, write_scene)
+from engine.narration.sentences import Sentence, prepare_text
+from engine.narration.speech import SpeechEngine
+from engine.narration.timing import PACING, PacingProfile, words_per_minute
+from engine.narration.voices import Voice, find_model, resolve_voice
+from engine.spec import JobSpec
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _SceneJob:
+    """One scene to speak and where it sits in the stage's progress."""
+
+    sentences: tuple[Sentence, ...]
+    wav: Path
+    key: str
+    index: int
+    scenes: int
+    done: int  # sentences spoken before this scene
+    total: int  # sentences in the whole script
+
+
+class CatalogNarrator:
+    """Narrator protocol implementation over the voice catalog.
+
+    ``tts_models``: model name -> its folder under models/tts/ (e.g. {"vctk_vits": Path(...)}).
+    ``keep_loaded``: keep the loaded model between jobs (else it is released after the stage).
+    ``reference_clips``: voice id -> a WAV to clone from (XTTS voices), overriding the model folder's."""
+
+    def __init__(self, tts_models: Mapping[str, Path], *, device: str | None = None,
+                 keep_loaded: bool = False, reference_clips: Mapping[str, Path] | None = None) -> None:
+        self._models = MappingProxyType({k: Path(v) for k, v in tts_models.items()})
+        self._device = device
+        self._keep_loaded = keep_loaded
+        self._clips = MappingProxyType({k: Path(v) for k, v in (reference_clips or {}).items()})
+        self._loaded: dict[str, SpeechEngine] = {}  # only used with keep_loaded
+        self.name = "coqui" if self._models else "embedded"
+
+    def __repr__(self) -> str:
+        return f"<CatalogNarrator models={sorted(self._models)} loaded={sorted(self._loaded)}>"
+
+    # --- which engine speaks a voice -------------------------------------------------------
+    def engine_kind(self, voice: Voice) -> str:
+        """"coqui" when the voice's model is installed, else "embedded"."""
+        return "coqui" if find_model(self._models, voice.model) is not None else "embedded"
+
+    def _shaping(self, voice: Voice, kind: str) -> Shaping:
+        if kind == "coqui":
+            return Shaping(voice.speed, voice.pitch, 1.0, voice.effect, voice.effect_amount)
+        return Shaping(voice.embedded_speed, voice.embedded_pitch, voice.embedded_noise, voice.effect,
+                       voice.effect_amount)
+
+    def _engine_id(self, voice: Voice, kind: str) -> str:
+        return f"coqui:{voice.model}:{voice.speaker}" if kind == "coqui" else "embedded:piper-joe"
+
+    def _open(self, voice: Voice, kind: str) -> SpeechEngine:
+        key = self._engine_id(voice, kind) + f":{voice.id}"
+        if key in self._loaded:
+            return self._loaded[key]
+        if kind == "coqui":
+            from engine.narration.coqui_engine import CoquiEngine
+
+            folder = find_model(self._models, voice.model)
+            assert folder is not None
+            engine: SpeechEngine = CoquiEngine(folder, voice, device=self._device,
+                                               reference_clip=self._clips.get(voice.id))
+        else:
+            engine = PiperEngine()
+        if self._keep_loaded:
+            for old in [k for k in self._loaded if k != key]:  # one model resident at a time
+                self._loaded.pop(old).close()
+            self._loaded[key] = engine
+        return engine
+
+    @property
+    def loaded(self) -> tuple[str, ...]:
+        """Engines kept loaded (only with keep_loaded), e.g. ("coqui:vctk-vits:p273:male_narrator_deep",)."""
+        return tuple(self._loaded)
+
+    def close(self) -> None:
+        """Release any model kept loaded."""
+        while self._loaded:
+            self._loaded.popitem()[1].close()
+
+    # --- Narrator protocol ------------------------------------------------------------------
+    def words_per_minute(self, spec: JobSpec) -> float:
+        voice, _ = resolve_voice(spec.voice_id)
+        kind = self.engine_kind(voice)
+        wps = WORDS_PER_SECOND[voice.backend] if kind == "coqui" else JOE_WORDS_PER_SECOND
+        shaping = self._shaping(voice, kind)
+        wpm = words_per_minute(wps, PACING[spec.pacing], speed=shaping.speed,
+                               num_scenes=max(1, spec.num_scenes), duration_s=spec.duration_seconds)
+        return round(wpm, 1)
+
+    def narrate(self, script: Script, spec: JobSpec, workdir: Path, *, progress: Progress) -> Narration:
+        started = time.monotonic()
+        voice, note = resolve_voice(spec.voice_id)
+        if note:
+            progress.note(note)
+        kind = self.engine_kind(voice)
+        if kind == "coqui":
+            progress.note(f"Narration: {voice.id} on Coqui {voice.backend.upper()} "
+                          f"(models/tts/{voice.model}, speaker {voice.speaker}; {voice.licence})")
+        else:
+            progress.note(f"Narration: {voice.id} on the embedded voice (Piper, CC0) — Coqui model "
+                          f"{voice.model!r} not installed ({voice.fix})")
+        profile = PACING[spec.pacing]
+        shaping = self._shaping(voice, kind)
+        max_chars = PiperEngine.max_chars if kind == "embedded" else MAX_CHARS[voice.backend]
+        texts = [prepare_text(scene.narration, max_chars=max_chars) for scene in script.scenes]
+        total = max(1, sum(len(t) for t in texts))
+        engine_id = self._engine_id(voice, kind)
+        audio_dir = Path(workdir) / "audio"
+        audio_dir.mkdir(parents=True, exist_ok=True)
+        engine: SpeechEngine | None = None
+        scenes: list[SceneAudio] = []
+        rates: list[int] = []
+        done = 0
+        n = len(script.scenes)
+        try:
+            for index, (scene, sentences) in enumerate(zip(script.scenes, texts), start=1):
+                progress.check_cancelled()
+                wav = audio_dir / f"scene_{index:02d}.wav"
+                key = scene_key(scene.narration, engine_id, voice.id, spec.pacing.value)
+                reused = load_scene(wav, key)
+                if reused is not None:
+                    scenes.append(reused[0])
+                    rates.append(reused[1])
+                    done += len(sentences)
+                    progress(done / total, f"Narrating scene {index} of {n} (reused)")
+                    continue
+                if engine is None:
+                    engine = self._open(voice, kind)
+                    logger.info("narrating %d scenes with %s", n, engine.label)
+                job = _SceneJob(sentences, wav, key, index, n, done, total)
+                scenes.append(self._scene(engine, job, shaping, profile, progress, voice))
+                rates.append(engine.sample_rate)
+                done += len(sentences)
+        finally:
+            if engine is not None and not self._keep_loaded:
+                engine.close()
+        rate = self._common_rate(scenes, rates)
+        self._report(scenes, started, progress)
+        return Narration(tuple(scenes), rate)
+
+    # --- helpers --------------------------------------------------------------------------------
+    @staticmethod
+    def _scene(engine: SpeechEngine, job: "_SceneJob", shaping: Shaping, profile: PacingProfile,
+               progress: Progress, voice: Voice) -> SceneAudio:
+        message = f"Narrating scene {job.index} of {job.scenes}"
+
+        def speak(i: int, sentence: Sentence) -> SpokenSentence:
+            progress.check_cancelled()
+            progress((job.done + i) / job.total, message)
+            return speak_sentence(engine, sentence, shaping, profile.rate, seed=job.index * 1000 + i)
+
+        audio, words = assemble_scene(job.sentences, speak, profile, engine.sample_rate)
+        progress((job.done + len(job.sentences)) / job.total, message)
+        return write_scene(job.wav, audio, engine.sample_rate, words, job.key,
+                           {"voice": voice.id, "engine": engine.label})
+
+    @staticmethod
+    def _common_rate(scenes: list[SceneAudio], rates: list[int]) -> int:
+        """All scenes at one sample rate (a resumed job could mix engines): convert the odd ones."""
+        if not rates:
+            return 22050
+        target = rates[-1]
+        for scene, rate in zip(scenes, rates):
+            if rate != target:
+                audio, _ = au.read_wav(scene.wav)
+                au.write_wav(scene.wav, au.convert_rate(audio, rate, target), target)
+        return target
+
+    @staticmethod
+    def _report(scenes: list[SceneAudio], started: float, progress: Progress) -> None:
+        seconds = sum(s.duration for s in scenes)
+        words = sum(len(s.words) for s in scenes)
+        elapsed = time.monotonic() - started
+        wpm = 60.0 * words / seconds if seconds else 0.0
+        progress.note(f"Narration: {words} words, {seconds:.1f} s of audio ({wpm:.0f} wpm) "
+                      f"in {elapsed:.1f} s")
+        logger.info("narration %.1fs audio in %.2fs (rtf %.3f)", seconds, elapsed,
+                    elapsed / max(seconds, 1e-6))

