@@ -1,6 +1,6 @@
 """Turns a job's artifacts (images, narration) into a compositor Timeline: scene lengths from the
-voice, narration placed at scene offsets, captions from word timings, and the whole stretched to
-the requested duration when the voice runs short."""
+voice, narration placed at scene offsets, captions from word timings, and the whole held longer
+to reach the requested duration when the voice runs short."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,11 +14,11 @@ from engine.errors import BadInput
 from engine.spec import JobSpec
 
 
-def scene_durations(narration: Narration, target_seconds: float, *, lead_in: float, tail: float) -> list[float]:
-    """Each scene lasts its speech plus a lead-in and a tail; if the whole is shorter than the
-    requested length, the difference is shared out as longer tails, so the video lasts what the
-    creator asked for (speech is never cut to shorten it)."""
-    natural = [lead_in + s.duration + tail for s in narration.scenes]
+def scene_durations(narration: Narration, target_seconds: float) -> list[float]:
+    """Each scene lasts as long as its audio (which carries its own lead-in and end pause); if the
+    whole is shorter than the requested length, the difference is shared out as longer holds, so
+    the video lasts what the creator asked for (speech is never cut to shorten it)."""
+    natural = [s.duration for s in narration.scenes]
     short = target_seconds - sum(natural)
     if short <= 0:
         return natural
@@ -30,21 +30,18 @@ def build_timeline(
     images: list[Path],
     narration: Narration,
     workdir: Path,
-    *,
-    lead_in: float,
-    tail: float,
 ) -> Timeline:
     if len(images) != len(narration.scenes):
         raise BadInput(f"{len(images)} images but {len(narration.scenes)} narrated scenes")
-    durations = scene_durations(narration, spec.duration_seconds, lead_in=lead_in, tail=tail)
+    durations = scene_durations(narration, spec.duration_seconds)
     starts = [sum(durations[:i]) for i in range(len(durations))]
     total = sum(durations)
 
-    clips = [(s.wav, start + lead_in) for s, start in zip(narration.scenes, starts)]
+    clips = [(s.wav, start) for s, start in zip(narration.scenes, starts)]
     track = place_clips(clips, total, workdir / "audio" / "narration.wav")
 
     words = [
-        CaptionWord(w.text, start + lead_in + w.start, start + lead_in + w.end)
+        CaptionWord(w.text, start + w.start, start + w.end)
         for s, start in zip(narration.scenes, starts)
         for w in s.words
     ]

@@ -21,10 +21,6 @@ from engine.spec import JobSpec
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
-#: Silence before each scene's narration starts, and after it ends, in seconds.
-LEAD_IN = 0.4
-TAIL = 0.5
-
 
 @dataclass(frozen=True)
 class Backends:
@@ -75,14 +71,6 @@ def _load_script(path: Path, spec: JobSpec) -> Script | None:
     return script if len(script.scenes) == spec.num_scenes else None
 
 
-def script_words_per_minute(spec: JobSpec, narrator_wpm: float) -> float:
-    """The rate to size the script with: the voice's own rate, scaled down so that speech plus the
-    silence around each scene (LEAD_IN + TAIL) fills the requested length, not more."""
-    target = spec.duration_seconds
-    speech = max(target - spec.num_scenes * (LEAD_IN + TAIL), 0.6 * target)
-    return narrator_wpm * speech / target
-
-
 def run(
     spec: JobSpec,
     workdir: Path,
@@ -117,7 +105,7 @@ def run(
             return cached
         progress(0.0, "Writing the script")
         progress.note(f"Script: {backends.script.name}")
-        wpm = script_words_per_minute(spec, backends.narration.words_per_minute(spec))
+        wpm = backends.narration.words_per_minute(spec)  # includes the voice's pauses
         script = backends.script.write(spec, progress=progress, words_per_minute=wpm)
         if len(script.scenes) != spec.num_scenes:
             raise ModelFailed(
@@ -153,7 +141,7 @@ def run(
 
     def compose(progress: StageProgress) -> Path:
         progress(0.0, "Rendering video 0%")
-        timeline = build_timeline(spec, images, narration, workdir, lead_in=LEAD_IN, tail=TAIL)
+        timeline = build_timeline(spec, images, narration, workdir)
         timeline.to_json(workdir / "timeline.json")
         out = unique_video_path(videos_dir)
         render(timeline, out, progress=progress)

@@ -84,6 +84,11 @@ class SubProgress:
     def cancel(self) -> threading.Event:
         return self.parent.cancel
 
+    def sub(self, start: float, end: float) -> "SubProgress":
+        """A slice of this slice (0..1 onto [start, end] of it)."""
+        span = self.end - self.start
+        return SubProgress(self.parent, self.start + span * start, self.start + span * end)
+
 
 def null_progress(stage: str = "script") -> StageProgress:
     """A StageProgress that reports nowhere; for CLIs and tests."""

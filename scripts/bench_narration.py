@@ -46,6 +46,7 @@ class Row:
     audio_s: float
     compute_s: float
     words: int
+    cpu_s: float = 0.0  # process CPU time (all threads): less sensitive to other load on the machine
 
     @property
     def rtf(self) -> float:
@@ -53,7 +54,8 @@ class Row:
 
     def line(self) -> str:
         return (f"{self.backend:<44} {self.device:<5} load {self.load_s:6.2f} s  "
-                f"audio {self.audio_s:6.2f} s  compute {self.compute_s:6.2f} s  RTF {self.rtf:6.3f}")
+                f"audio {self.audio_s:6.2f} s  compute {self.compute_s:6.2f} s  RTF {self.rtf:6.3f}  "
+                f"(CPU time / audio {self.cpu_s / max(self.audio_s, 1e-9):6.3f})")
 
 
 def time_engine(name: str, make: Callable[[], SpeechEngine],
@@ -64,17 +66,18 @@ def time_engine(name: str, make: Callable[[], SpeechEngine],
     load = time.perf_counter() - t0
     sentences = prepare_text(TEXT, max_chars=engine.max_chars)
     engine.synthesize(sentences[0].text, length_scale=1.0, noise=1.0)  # warm-up (graph, caches)
-    audio_s = compute = 0.0
+    audio_s = compute = cpu = 0.0
     speech_s = 0.0
     for sentence in sentences:
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         speech = engine.synthesize(sentence.text, length_scale=1.0, noise=1.0)
         compute += time.perf_counter() - t
+        cpu += time.process_time() - c
         audio_s += len(speech.audio) / speech.sample_rate
         a, b = speech_bounds(speech.audio, speech.sample_rate)
         speech_s += (b - a) / speech.sample_rate
     words = sum(len(s.spoken_words) for s in sentences)
-    return Row(name, device, load, audio_s, compute, words), engine, speech_s, words
+    return Row(name, device, load, audio_s, compute, words, cpu), engine, speech_s, words
 
 
 def fixed_share(engine: SpeechEngine) -> float:
@@ -102,12 +105,13 @@ def bench_embedded(rows: list[Row], facts: dict[str, Any]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         narrator = CatalogNarrator({})
         spec = JobSpec(topic="bench", num_scenes=len(script.scenes))
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         narration = narrator.narrate(script, spec, Path(tmp), progress=StageProgress("narration"))
-        compute = time.perf_counter() - t
+        compute, cpu = time.perf_counter() - t, time.process_time() - c
     audio_s = sum(s.duration for s in narration.scenes)
     n_words = sum(len(s.words) for s in narration.scenes)
-    rows.append(Row("embedded: whole CatalogNarrator (incl. load)", "cpu", 0.0, audio_s, compute, n_words))
+    rows.append(Row("embedded: whole CatalogNarrator (incl. load)", "cpu", 0.0, audio_s, compute, n_words,
+                    cpu))
     facts["narrator_wpm_measured_moderate"] = round(60 * n_words / audio_s, 1)
     facts["narrator_wpm_predicted_moderate"] = narrator.words_per_minute(
         JobSpec(topic="x", num_scenes=len(script.scenes), duration_minutes=audio_s / 60))

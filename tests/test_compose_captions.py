@@ -14,7 +14,8 @@ from test_compose_util import decode_video, solid_image
 
 
 def _words(text: str, step: float = 0.3, start: float = 0.0) -> list[CaptionWord]:
-    return [CaptionWord(w, start + k * step, start + k * step + step * 0.8) for k, w in enumerate(text.split())]
+    return [CaptionWord(w, start + k * step, start + k * step + step * 0.8)
+            for k, w in enumerate(text.split())]
 
 
 def test_chunks_are_short_and_break_at_sentences() -> None:

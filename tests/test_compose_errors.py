@@ -113,7 +113,8 @@ def test_ffmpeg_crashing_mid_encode(tmp_path: Path) -> None:
 
 def test_disk_full_reported_with_ffmpegs_words(tmp_path: Path) -> None:
     fake = _fake_ffmpeg(tmp_path, 'case "$*" in *pipe:0*) cat >/dev/null; '
-                                  'echo "av_interleaved_write_frame(): No space left on device" >&2; exit 1;; esac')
+                                  'echo "av_interleaved_write_frame(): No space left on device" >&2; '
+                                  'exit 1;; esac')
     out = tmp_path / "o" / "v.mp4"
     with pytest.raises(RenderFailed, match="No space left on device"):
         render(_tl(tmp_path), out, ffmpeg=fake)

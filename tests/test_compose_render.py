@@ -32,7 +32,8 @@ def full_render(tmp_path_factory: pytest.TempPathFactory) -> tuple[Timeline, Pat
     clips = [(write_wav(d / f"c{i}.wav", speech_like(1.6, seed=i), 22050), 0.2 + 1.8 * i) for i in range(2)]
     narration = place_clips(clips, 4.5, d / "narration.wav")
     music = write_wav(d / "music.wav", np.stack([tone(2.0), tone(2.0, freq=440)], 1).ravel(), 44100, 2)
-    words = [CaptionWord(w, 0.3 + 0.35 * k, 0.6 + 0.35 * k) for k, w in enumerate("one two three four five six".split())]
+    words = [CaptionWord(w, 0.3 + 0.35 * k, 0.6 + 0.35 * k)
+             for k, w in enumerate("one two three four five six".split())]
     t = Timeline(W, H, FPS, (TimelineScene(imgs[0], 1.5, "zoom_in"), TimelineScene(imgs[1], 1.5, "pan_right"),
                              TimelineScene(imgs[2], 1.5, "zoom_out")),
                  transition=0.5, narration=narration, music=music, captions=chunk_captions(words),
@@ -138,7 +139,8 @@ def test_cli_renders_and_reports_errors(tmp_path: Path) -> None:
 
 def test_portrait_and_square_render(tmp_path: Path) -> None:
     img = textured_image(tmp_path / "p.png", 300, 500)
-    words = [CaptionWord(w, 0.1 + 0.3 * k, 0.35 + 0.3 * k) for k, w in enumerate("a portrait caption here".split())]
+    words = [CaptionWord(w, 0.1 + 0.3 * k, 0.35 + 0.3 * k)
+             for k, w in enumerate("a portrait caption here".split())]
     for w, h in ((180, 320), (240, 240)):
         t = Timeline(w, h, 24, (TimelineScene(img, 1.2, "auto"),), captions=chunk_captions(words),
                      video=VideoSettings("libx264", 20, "ultrafast"))

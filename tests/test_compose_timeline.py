@@ -107,8 +107,8 @@ def test_auto_motion_differs_from_neighbours() -> None:
 
 
 def _timeline(durations: list[float], transition: float = 0.6, fade: float = 0.5) -> Timeline:
-    return Timeline(320, 180, 30, tuple(TimelineScene(Path(f"{i}.png"), d, "static") for i, d in enumerate(durations)),
-                    transition=transition, fade=fade)
+    scenes = tuple(TimelineScene(Path(f"{i}.png"), d, "static") for i, d in enumerate(durations))
+    return Timeline(320, 180, 30, scenes, transition=transition, fade=fade)
 
 
 def test_schedule_crossfades_centred_and_clamped() -> None:
@@ -155,6 +155,6 @@ def test_views_stay_inside_the_canvas() -> None:
     cw, ch = canvas_size(1920, 1080, 0.1)
     a = mo.view_for("zoom_in", 0.1, 0.0, 1920, 1080, cw, ch)
     b = mo.view_for("zoom_in", 0.1, 1.0, 1920, 1080, cw, ch)
-    assert a.scale == pytest.approx(1.1) and b.scale == pytest.approx(1.0)
+    assert a.scale == pytest.approx(1.1) and b.scale == pytest.approx(1.0, abs=0.003) and b.scale > 1.0
     l0, l1 = (mo.view_for("pan_left", 0.1, p, 1920, 1080, cw, ch).ox for p in (0.0, 1.0))
     assert l0 - l1 == pytest.approx(192.0)

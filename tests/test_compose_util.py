@@ -29,8 +29,8 @@ def textured_image(path: Path, w: int = 448, h: int = 256, seed: int = 0) -> Pat
     im = cv2.addWeighted(base, 0.6, noise, 0.4, 0)
     for _ in range(25):
         color = tuple(int(c) for c in r.integers(0, 255, 3))
-        cv2.circle(im, (int(r.integers(0, w)), int(r.integers(0, h))), int(r.integers(4, max(5, h // 6))), color, -1,
-                   lineType=cv2.LINE_AA)
+        center = (int(r.integers(0, w)), int(r.integers(0, h)))
+        cv2.circle(im, center, int(r.integers(4, max(5, h // 6))), color, -1, lineType=cv2.LINE_AA)
     Image.fromarray(im).save(path)
     return path
 
@@ -75,8 +75,9 @@ def decode_video(path: Path, w: int, h: int, fmt: str = "gray") -> np.ndarray:
 
 
 def decode_audio(path: Path, rate: int = 48000, channels: int = 2) -> np.ndarray:
-    out = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-map", "0:a:0", "-f", "f32le",
-                          "-ac", str(channels), "-ar", str(rate), "-"], capture_output=True, check=True).stdout
+    argv = [ffmpeg_exe(), "-v", "error", "-i", str(path), "-map", "0:a:0", "-f", "f32le",
+            "-ac", str(channels), "-ar", str(rate), "-"]
+    out = subprocess.run(argv, capture_output=True, check=True).stdout
     return np.frombuffer(out, np.float32).reshape(-1, channels)
 
 
@@ -92,7 +93,8 @@ def loudness(path: Path) -> tuple[float, float]:
 
 
 def stream_lines(path: Path) -> list[str]:
-    err = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True).stderr
+    argv = [ffmpeg_exe(), "-hide_banner", "-i", str(path)]
+    err = subprocess.run(argv, capture_output=True, text=True).stderr
     return [ln.strip() for ln in err.splitlines() if "Stream #" in ln]
 
 

@@ -86,10 +86,9 @@ def test_align_words_handles_merged_and_split_groups() -> None:
 
 
 def test_words_per_minute_follows_pacing_and_speed() -> None:
-    kw = dict(num_scenes=6, duration_s=60.0)
-    slow = words_per_minute(2.75, PACING[Pacing.SLOW], speed=1.0, **kw)
-    moderate = words_per_minute(2.75, PACING[Pacing.MODERATE], speed=1.0, **kw)
-    fast = words_per_minute(2.75, PACING[Pacing.FAST], speed=1.0, **kw)
-    assert slow < moderate < fast
-    assert 100 < moderate < 175
-    assert words_per_minute(2.75, PACING[Pacing.MODERATE], speed=0.9, **kw) < moderate
+    def wpm(pacing: Pacing, speed: float = 1.0) -> float:
+        return words_per_minute(3.0, PACING[pacing], speed=speed, num_scenes=6, duration_s=60.0)
+
+    assert wpm(Pacing.SLOW) < wpm(Pacing.MODERATE) < wpm(Pacing.DYNAMIC) < wpm(Pacing.FAST)
+    assert 110 < wpm(Pacing.MODERATE) < 175
+    assert wpm(Pacing.MODERATE, speed=0.9) < wpm(Pacing.MODERATE)

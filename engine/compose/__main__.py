@@ -27,11 +27,13 @@ def main(argv: list[str] | None = None) -> int:
     from engine.compose.timeline import Timeline
 
     tty = sys.stderr.isatty()
+    last = [""]
 
     def sink(stage: str, percent: float, message: str) -> None:
-        if not args.quiet:
-            line = f"{message}"
-            print(f"\r{line:<60}" if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
+        if args.quiet or message == last[0]:
+            return
+        last[0] = message
+        print(f"\r{message:<60}" if tty else message, end="" if tty else "\n", file=sys.stderr, flush=True)
 
     def detail(line: str) -> None:
         if args.verbose:

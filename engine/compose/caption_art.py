@@ -41,15 +41,19 @@ def layout_for(width: int, height: int) -> CaptionLayout:
     aspect = width / height
     if aspect > 1.2:  # 16:9 and wider
         font = round(height * 0.062)
-        return CaptionLayout(font, max(2, round(font * 0.09)), round(width * 0.8), round(height * 0.9), "bottom")
+        return CaptionLayout(font, _stroke(font), round(width * 0.8), round(height * 0.9), "bottom")
     if aspect < 0.83:  # 9:16: above the player's bottom controls
         font = round(width * 0.072)
-        return CaptionLayout(font, max(2, round(font * 0.09)), round(width * 0.8), round(height * 0.70), "center")
+        return CaptionLayout(font, _stroke(font), round(width * 0.8), round(height * 0.70), "center")
     font = round(width * 0.062)
-    return CaptionLayout(font, max(2, round(font * 0.09)), round(width * 0.8), round(height * 0.88), "bottom")
+    return CaptionLayout(font, _stroke(font), round(width * 0.8), round(height * 0.88), "bottom")
 
 
-def load_font(px: int) -> "ImageFont.FreeTypeFont | ImageFont.ImageFont":
+def _stroke(font_px: int) -> int:
+    return max(2, round(font_px * 0.09))
+
+
+def load_font(px: int) -> "ImageFont.FreeTypeFont":
     from PIL import ImageFont
 
     try:
@@ -58,7 +62,7 @@ def load_font(px: int) -> "ImageFont.FreeTypeFont | ImageFont.ImageFont":
         return ImageFont.truetype(str(ttf_opensans.OPENSANS_EXTRABOLD.path), px)
     except (ImportError, OSError) as e:
         log.warning("ttf-opensans not available (%s); using Pillow's built-in font for captions", e)
-        return ImageFont.load_default(size=px)
+        return ImageFont.load_default(size=px)  # type: ignore[return-value]  # FreeType since Pillow 10.1
 
 
 @dataclass(frozen=True)
@@ -111,7 +115,8 @@ class CaptionArt:
         cv2.add(ruv, o.uv, dst=ruv)
 
 
-def _wrap(words: Sequence[str], font, max_width: int, space: float) -> list[list[int]]:  # type: ignore[no-untyped-def]
+def _wrap(words: Sequence[str], font: "ImageFont.FreeTypeFont", max_width: int,
+          space: float) -> list[list[int]]:
     lines: list[list[int]] = [[]]
     width = 0.0
     for i, w in enumerate(words):
@@ -158,41 +163,45 @@ def render_caption(caption: Caption, frame_w: int, frame_h: int, layout: Caption
     box_w -= box_w % 2
     box_h -= box_h % 2
 
-    layers = []
+    # Two coverage masks, drawn once: the outlined text (alpha) and the glyph fill alone.
+    outline = Image.new("L", (box_w, box_h), 0)
+    fill = Image.new("L", (box_w, box_h), 0)
+    d_out, d_fill = ImageDraw.Draw(outline), ImageDraw.Draw(fill)
     boxes: list[tuple[int, int, int, int]] = [(0, 0, 0, 0)] * len(words)
-    for fill in (TEXT_RGB, HIGHLIGHT_RGB):
-        im = Image.new("RGBA", (box_w, box_h), (0, 0, 0, 0))
-        draw = ImageDraw.Draw(im)
-        for li, ln in enumerate(lines):
-            x = pad + (box_w - 2 * pad - widths[li]) / 2
-            y = pad + li * line_h
-            for i in ln:
-                draw.text((x, y), words[i], font=font, fill=fill + (255,), stroke_width=stroke,
-                          stroke_fill=OUTLINE_RGB + (255,))
-                ww = font.getlength(words[i])
-                bx0 = max(0, int(x - space / 2)) & ~1
-                bx1 = min(box_w, int(x + ww + space / 2 + 1) + 1) & ~1
-                by0, by1 = (int(y) - pad) & ~1, min(box_h, int(y) + line_h + pad + 1) & ~1
-                boxes[i] = (bx0, bx1, max(0, by0), by1)
-                x += ww + space
-        layers.append(_to_overlay(np.asarray(im)))
-    return CaptionArt(x0, y0, layers[0], layers[1], tuple(boxes))
+    for li, ln in enumerate(lines):
+        x = pad + (box_w - 2 * pad - widths[li]) / 2
+        y = pad + li * line_h
+        for i in ln:
+            d_out.text((x, y), words[i], font=font, fill=255, stroke_width=stroke, stroke_fill=255)
+            d_fill.text((x, y), words[i], font=font, fill=255)
+            ww = font.getlength(words[i])
+            bx0 = max(0, int(x - space / 2)) & ~1
+            bx1 = min(box_w, int(x + ww + space / 2 + 1) + 1) & ~1
+            by0, by1 = (int(y) - pad) & ~1, min(box_h, int(y) + line_h + pad + 1) & ~1
+            boxes[i] = (bx0, bx1, max(0, by0), by1)
+            x += ww + space
+    a = np.asarray(outline, dtype=np.float32) / 255.0
+    f = np.minimum(np.asarray(fill, dtype=np.float32) / 255.0, a)
+    return CaptionArt(x0, y0, _to_overlay(a, f, TEXT_RGB), _to_overlay(a, f, HIGHLIGHT_RGB), tuple(boxes))
 
 
-def _to_overlay(rgba: "np.ndarray") -> _Overlay:
+def _to_overlay(a: "np.ndarray", f: "np.ndarray", rgb: tuple[int, int, int]) -> _Overlay:
+    """Premultiplied NV12 layers for text coloured ``rgb`` (coverage ``f``) with a black outline
+    (coverage ``a`` >= ``f``)."""
     import cv2
     import numpy as np
 
-    a = rgba[:, :, 3].astype(np.float32) / 255.0
-    ycc = cv2.transform(np.ascontiguousarray(rgba[:, :, :3]), rgb_to_ycbcr_matrix()).astype(np.float32)
-    prem = ycc * a[:, :, None]
+    m = rgb_to_ycbcr_matrix()
+    fill_ycc = m[:, :3] @ np.array(rgb, dtype=np.float64) + m[:, 3]
+    black_ycc = m[:, :3] @ np.array(OUTLINE_RGB, dtype=np.float64) + m[:, 3]
     h, w = a.shape
-    uv_prem = cv2.resize(prem[:, :, 1:3], (w // 2, h // 2), interpolation=cv2.INTER_AREA)
-    a_half = cv2.resize(a, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    a2 = cv2.resize(a, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    f2 = cv2.resize(f, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
     u8 = lambda v: np.clip(np.rint(v), 0, 255).astype(np.uint8)  # noqa: E731
+    prem = lambda cov_a, cov_f, k: cov_a * black_ycc[k] + cov_f * (fill_ycc[k] - black_ycc[k])  # noqa: E731
     return _Overlay(
-        y=u8(prem[:, :, 0]),
+        y=u8(prem(a, f, 0)),
         ya=u8(255.0 * (1.0 - a)),
-        uv=u8(uv_prem),
-        uva=u8(np.repeat((255.0 * (1.0 - a_half))[:, :, None], 2, axis=2)),
+        uv=u8(np.dstack([prem(a2, f2, 1), prem(a2, f2, 2)])),
+        uva=u8(np.repeat((255.0 * (1.0 - a2))[:, :, None], 2, axis=2)),
     )

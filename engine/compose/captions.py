@@ -89,8 +89,8 @@ def _merge_orphans(groups: list[list[CaptionWord]], max_words: int, max_chars: i
             w = g[0]
             prev = groups[i - 1] if i > 0 else None
             nxt = groups[i + 1] if i + 1 < len(groups) else None
-            if (prev is not None and not prev[-1].text.endswith(_SENTENCE_END) and w.start - prev[-1].end <= max_gap
-                    and fits(prev + g)):
+            if (prev is not None and not prev[-1].text.endswith(_SENTENCE_END)
+                    and w.start - prev[-1].end <= max_gap and fits(prev + g)):
                 prev.append(w)
                 del groups[i]
                 continue

@@ -13,6 +13,7 @@ import logging
 import os
 import queue
 import subprocess
+import sys
 import threading
 from fractions import Fraction
 from pathlib import Path
@@ -27,6 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 _F_SETPIPE_SZ: Final = 1031  # Linux fcntl
+_F_GETPIPE_SZ: Final = 1032
 _PIPE_BYTES: Final = 1 << 20
 _STDERR_KEEP: Final = 64 * 1024
 
@@ -57,6 +59,57 @@ def encoder_argv(ffmpeg: Path, *, width: int, height: int, fps: float, codec_arg
     return argv
 
 
+def _write_all(fd: int, view: memoryview) -> None:
+    while view:
+        view = view[os.write(fd, view):]
+
+
+class _SpliceUnsupported(Exception):
+    pass
+
+
+def _vmsplice() -> Callable[[int, "np.ndarray"], None] | None:
+    """Linux vmsplice(2): hands the buffer's pages to the pipe instead of copying them (ffmpeg's
+    read copies them once, as it would from a file). The pipe is sized to at most one frame, and
+    a spliced buffer is handed back for refilling only after the next frame has been spliced in
+    full, by which time ffmpeg has read every page of it. None where unavailable (then write())."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+        import errno
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.vmsplice
+    except (OSError, AttributeError):
+        return None
+
+    class IoVec(ctypes.Structure):
+        _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+
+    fn.argtypes = [ctypes.c_int, ctypes.POINTER(IoVec), ctypes.c_size_t, ctypes.c_uint]
+    fn.restype = ctypes.c_ssize_t
+
+    def splice(fd: int, buf: "np.ndarray") -> None:
+        addr, left = buf.ctypes.data, buf.nbytes
+        first = True
+        while left:
+            iov = IoVec(addr, left)
+            n = fn(fd, ctypes.byref(iov), 1, 0)
+            if n < 0:
+                err = ctypes.get_errno()
+                if err == errno.EINTR:
+                    continue
+                if first and err in (errno.ENOSYS, errno.EINVAL, errno.EBADF, errno.EPERM):
+                    raise _SpliceUnsupported()
+                raise OSError(err, os.strerror(err))
+            first = False
+            addr += n
+            left -= n
+
+    return splice
+
+
 class FrameWriter:
     """Feeds frames to an ffmpeg process. Use: ``start()``, then ``acquire()`` a buffer, fill it,
     ``submit()`` it; finally ``finish()`` (or ``abort()`` on any error)."""
@@ -66,6 +119,8 @@ class FrameWriter:
 
         self.argv = list(argv)
         self.frame_size = frame_size
+        self._buffers = buffers
+        self._pipe_bytes = 64 * 1024
         self._free: queue.Queue[np.ndarray] = queue.Queue()
         for _ in range(buffers):
             self._free.put(np.empty(frame_size, np.uint8))
@@ -85,10 +140,16 @@ class FrameWriter:
         except OSError as e:
             raise RenderFailed(f"ffmpeg could not be started ({self.argv[0]}): {e.strerror or e}") from e
         assert self._proc.stdin is not None
+        self._pipe_bytes = 64 * 1024
         try:
             import fcntl
 
-            fcntl.fcntl(self._proc.stdin.fileno(), _F_SETPIPE_SZ, _PIPE_BYTES)
+            want = 64 * 1024
+            while want * 2 <= min(_PIPE_BYTES, self.frame_size):
+                want *= 2
+            fd = self._proc.stdin.fileno()
+            fcntl.fcntl(fd, _F_SETPIPE_SZ, want)
+            self._pipe_bytes = fcntl.fcntl(fd, _F_GETPIPE_SZ)
         except (ImportError, OSError):
             pass  # a bigger pipe only saves context switches
         self._threads = [threading.Thread(target=self._write_loop, name="compose-writer", daemon=True),
@@ -160,19 +221,38 @@ class FrameWriter:
     def _write_loop(self) -> None:
         assert self._proc is not None and self._proc.stdin is not None
         fd = self._proc.stdin.fileno()
+        # zero-copy only while the pipe cannot hold pages of a buffer that is being refilled
+        splice = _vmsplice() if self.frame_size >= self._pipe_bytes and self._buffers >= 3 else None
+        held: "np.ndarray | None" = None  # spliced last: the pipe may still reference its pages
         while True:
             buf = self._work.get()
             if buf is None:
+                if held is not None:
+                    self._free.put(held)
                 return
+            spliced = False
             if self._failure is None:
                 try:
-                    view = memoryview(buf)
-                    while view:
-                        view = view[os.write(fd, view):]
+                    if splice is not None:
+                        try:
+                            splice(fd, buf)
+                            spliced = True
+                        except _SpliceUnsupported:
+                            splice = None
+                            _write_all(fd, memoryview(buf.data))
+                    else:
+                        _write_all(fd, memoryview(buf.data))
                     self.written += 1
                 except OSError as e:  # BrokenPipe: ffmpeg died; its stderr says why
                     self._failure = e
-            self._free.put(buf)
+            if spliced:
+                # This frame is now fully in the pipe, which holds less than a frame, so every
+                # page of the previous one has been read: that buffer may be refilled.
+                if held is not None:
+                    self._free.put(held)
+                held = buf
+            else:
+                self._free.put(buf)
 
     def _drain_stderr(self) -> None:
         assert self._proc is not None and self._proc.stderr is not None

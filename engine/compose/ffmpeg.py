@@ -122,11 +122,13 @@ def probe(path: Path, ffmpeg: Path | None = None) -> MediaInfo:
     ffmpeg = ffmpeg or find_ffmpeg()
     if not Path(path).is_file():
         raise BadInput(f"media file not found: {path}")
-    proc = subprocess.run([str(ffmpeg), "-hide_banner", "-nostdin", "-i", str(path)], stdin=subprocess.DEVNULL,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+    argv = [str(ffmpeg), "-hide_banner", "-nostdin", "-i", str(path)]
+    proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          check=False)
     text = proc.stderr.decode("utf-8", "replace")
     if "Input #0" not in text:
-        raise BadInput(f"{path} is not a readable audio/video file: {stderr_tail(text, 600) or 'unknown format'}")
+        why = stderr_tail(text, 600) or "unknown format"
+        raise BadInput(f"{path} is not a readable audio/video file: {why}")
     m = _DURATION.search(text)
     duration = int(m.group(1)) * 3600 + int(m.group(2)) * 60 + float(m.group(3)) if m else None
     streams = tuple(_parse_stream(k.lower(), rest) for k, rest in _STREAM.findall(text))

@@ -48,6 +48,7 @@ class FrameComposer:
         self.t = timeline
         self.w, self.h = timeline.width, timeline.height
         self.plans = mo.plan_scenes(timeline)
+        self._starts = [p.start for p in self.plans]
         self.fade = mo.fade_length(timeline, self.plans)
         self.frame_dt = 1.0 / timeline.fps
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="compose-prep")
@@ -94,7 +95,7 @@ class FrameComposer:
         import cv2
 
         time = n * self.frame_dt
-        layers = mo.layers_at(self.plans, time)
+        layers = mo.layers_at(self.plans, time, self._starts)
         self._release_before(layers[0][0])
         self._draw_scene(layers[0][0], time, out)
         if len(layers) == 2:

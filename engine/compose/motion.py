@@ -8,6 +8,7 @@ the frame centre and interpolate the scale geometrically (even perceived speed);
 """
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass
 from typing import Final, Sequence
@@ -102,11 +103,15 @@ def fade_length(t: Timeline, plans: Sequence[ScenePlan]) -> float:
     return max(0.0, min(t.fade, limit))
 
 
-def layers_at(plans: Sequence[ScenePlan], time: float) -> list[tuple[int, float]]:
+def layers_at(plans: Sequence[ScenePlan], time: float,
+              starts: Sequence[float] | None = None) -> list[tuple[int, float]]:
     """The scenes visible at ``time`` and their opacity: one scene, or two during a crossfade
-    (the incoming one's weight rises linearly from 0 to 1 across the crossfade)."""
+    (the incoming one's weight rises linearly from 0 to 1 across the crossfade). ``starts``
+    (the plans' start times, precomputed) makes the lookup O(log n)."""
+    starts = starts if starts is not None else [p.start for p in plans]
+    i = max(0, bisect.bisect_right(starts, time) - 1)
     out: list[tuple[int, float]] = []
-    for p in plans:
+    for p in plans[max(0, i - 1):i + 2]:
         if p.visible_from <= time < p.visible_to:
             out.append((p.index, 1.0))
     if not out:  # past the end (rounding): the last scene
@@ -153,8 +158,10 @@ def view_for(motion: str, amount: float, p: float, width: int, height: int,
         s = min(canvas_w / width, canvas_h / height)
         return View(s, (canvas_w - width * s) / 2, (canvas_h - height * s) / 2)
     if motion in ZOOMS:
-        s_max = 1.0 + amount
-        a, b = (s_max, 1.0) if motion == "zoom_in" else (1.0, s_max)
+        # Stop a hair short of 1:1 (0.2 % at 1080p): within half a pixel of it a resize
+        # degenerates into a copy, and the sampler would need its slow general path.
+        s_max, s_min = 1.0 + amount, 1.0 + min(amount / 2, 2.4 / min(width, height))
+        a, b = (s_max, s_min) if motion == "zoom_in" else (s_min, s_max)
         s = a * math.exp(math.log(b / a) * p)
         qx, qy = _even(width / 2), _even(height / 2)
         px = _even(canvas_w / 2 - (width / 2 - qx))

@@ -33,7 +33,8 @@ _REPORT_EVERY = 0.5  # seconds
 
 def check_inputs(timeline: Timeline, ffmpeg: Path) -> None:
     """Raise BadInput naming every missing/unreadable image, or a narration or music problem."""
-    missing = [f"scene {i + 1}: {s.image}" for i, s in enumerate(timeline.scenes) if not Path(s.image).is_file()]
+    missing = [f"scene {i + 1}: {s.image}" for i, s in enumerate(timeline.scenes)
+               if not Path(s.image).is_file()]
     if missing:
         raise BadInput("image file(s) not found — " + "; ".join(missing[:10])
                        + (f" (and {len(missing) - 10} more)" if len(missing) > 10 else ""))
@@ -101,12 +102,14 @@ def render(timeline: Timeline, out: Path | str, *, progress: Progress | None = N
             raise RenderFailed(f"could not move the finished video to {out}: {e.strerror or e}") from e
     except OSError as e:  # our own writes (soundtrack, temp folder): disk full, permissions
         hint = " — the disk is full; free some space" if e.errno == errno.ENOSPC else ""
-        raise RenderFailed(f"writing the video's files in {out.parent} failed: {e.strerror or e}{hint}") from e
+        raise RenderFailed(f"writing the video's files in {out.parent} failed: "
+                           f"{e.strerror or e}{hint}") from e
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
     elapsed = time.monotonic() - started
     log.info("rendered %s: %d frames %dx%d@%g in %.1fs (%.1f fps)", out.name, timeline.frame_count,
-             timeline.width, timeline.height, timeline.fps, elapsed, timeline.frame_count / max(elapsed, 1e-9))
+             timeline.width, timeline.height, timeline.fps, elapsed,
+             timeline.frame_count / max(elapsed, 1e-9))
     progress(1.0, "Video ready")
     return out
 

@@ -55,13 +55,15 @@ def shift(src: "np.ndarray", ox: float, oy: float, dst: "np.ndarray") -> None:
     ix, fx = _split(ox)
     iy, fy = _split(oy)
     if ix < 0 or iy < 0 or ix + w + (fx > 0) > src.shape[1] or iy + h + (fy > 0) > src.shape[0]:
-        raise ValueError(f"view ({ox:.3f}, {oy:.3f}) +{w}x{h} leaves the {src.shape[1]}x{src.shape[0]} canvas")
+        raise ValueError(f"view ({ox:.3f}, {oy:.3f}) +{w}x{h} leaves the "
+                         f"{src.shape[1]}x{src.shape[0]} canvas")
+    base = src[iy:iy + h, ix:ix + w]
     if fx == 0 and fy == 0:
-        np.copyto(dst, src[iy:iy + h, ix:ix + w])
+        np.copyto(dst, base)
     elif fx == 0:
-        cv2.addWeighted(src[iy:iy + h, ix:ix + w], 1.0 - fy, src[iy + 1:iy + h + 1, ix:ix + w], fy, 0.0, dst=dst)
+        cv2.addWeighted(base, 1.0 - fy, src[iy + 1:iy + h + 1, ix:ix + w], fy, 0.0, dst=dst)
     elif fy == 0:
-        cv2.addWeighted(src[iy:iy + h, ix:ix + w], 1.0 - fx, src[iy:iy + h, ix + 1:ix + w + 1], fx, 0.0, dst=dst)
+        cv2.addWeighted(base, 1.0 - fx, src[iy:iy + h, ix + 1:ix + w + 1], fx, 0.0, dst=dst)
     else:
         rows = cv2.addWeighted(src[iy:iy + h + 1, ix:ix + w], 1.0 - fx, src[iy:iy + h + 1, ix + 1:ix + w + 1],
                                fx, 0.0)

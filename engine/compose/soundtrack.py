@@ -13,6 +13,7 @@ All DSP runs in ffmpeg filter graphs (streamed, so memory stays flat for any len
 """
 from __future__ import annotations
 
+import errno
 import logging
 import math
 import os
@@ -63,9 +64,11 @@ def place_clips(clips: Sequence[tuple[Path, float]], total_seconds: float, out: 
         for i, (path, start) in order:
             info = wav_info(Path(path))
             # keep a mono voice at full level in a stereo file (ffmpeg's -ac 2 would drop it 3 dB)
-            up = ["-af", "pan=stereo|c0=c0|c1=c0"] if channels == 2 and info is not None and info.channels == 1 else []
-            raw = ff.run_bytes(exe, [*_wav_hint(Path(path)), "-i", str(path), *up, "-f", "f32le", "-ac", str(channels),
-                                     "-ar", str(sample_rate), "-"], f"narration clip {i + 1} ({path})")
+            mono_in_stereo = channels == 2 and info is not None and info.channels == 1
+            up = ["-af", "pan=stereo|c0=c0|c1=c0"] if mono_in_stereo else []
+            raw = ff.run_bytes(exe, [*_wav_hint(Path(path)), "-i", str(path), *up, "-f", "f32le",
+                                     "-ac", str(channels), "-ar", str(sample_rate), "-"],
+                               f"narration clip {i + 1} ({path})")
             pcm = np.frombuffer(raw, np.float32).reshape(-1, channels)
             s0 = round(start * sample_rate)
             if s0 + len(pcm) > total + sample_rate // 100:  # 10 ms grace for rounding
@@ -87,9 +90,15 @@ def place_clips(clips: Sequence[tuple[Path, float]], total_seconds: float, out: 
         writer.write_silence(total - pos - len(pending))
         writer.close()
         os.replace(tmp, out)
-    except BaseException:
-        writer.close()
+    except BaseException as e:
+        try:
+            writer.close()
+        except OSError:
+            pass
         tmp.unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            hint = " — the disk is full; free some space" if e.errno == errno.ENOSPC else ""
+            raise RenderFailed(f"writing the narration track {out} failed: {e.strerror or e}{hint}") from e
         raise
     return out
 
@@ -147,8 +156,8 @@ def mix_soundtrack(narration: Path | None, music: Path | None, duration: float, 
     mi = 1 if narration is not None else 0
     music_chain = f"[{mi}:a]{fmt},atrim=0:{d},asetpts=N/SR/TB" if music is not None else None
     if not voice and not music_chain:
-        ff.run(ffmpeg, ["-f", "lavfi", "-i", f"anullsrc=r={SAMPLE_RATE}:cl=stereo", "-t", d, "-c:a", "pcm_s16le",
-                        "-y", str(out)], "writing a silent soundtrack")
+        ff.run(ffmpeg, ["-f", "lavfi", "-i", f"anullsrc=r={SAMPLE_RATE}:cl=stereo", "-t", d,
+                        "-c:a", "pcm_s16le", "-y", str(out)], "writing a silent soundtrack")
         return MixResult(out, 0.0, None, None)
 
     # pass 1: loudness of each source
@@ -190,7 +199,8 @@ def mix_soundtrack(narration: Path | None, music: Path | None, duration: float, 
                           f"{graph},volume={gain:.3f}dB,aresample={SAMPLE_RATE * 2},"
                           f"alimiter=limit={ceiling:.5f}:attack=2:release=60:level=disabled:latency=1,"
                           f"aresample={SAMPLE_RATE},asplit=2[o][k];[k]ebur128=peak=true:framelog=quiet[n]",
-                          "-map", "[o]", "-c:a", "pcm_s16le", "-y", str(out), "-map", "[n]", "-f", "null", "-"],
+                          "-map", "[o]", "-c:a", "pcm_s16le", "-y", str(out),
+                          "-map", "[n]", "-f", "null", "-"],
                  "mixing the soundtrack", loglevel="info")
     loud, peak = (parse_ebur128(err) or [(None, None)])[0]
     trim = 0.0

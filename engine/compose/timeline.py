@@ -296,7 +296,8 @@ def _validate(t: Timeline) -> None:
         if isinstance(v, bool) or not isinstance(v, int):
             raise BadInput(f"timeline: '{name}' must be a whole number of pixels, got {v!r}")
         if not 16 <= v <= 8192 or v % 2:
-            raise BadInput(f"timeline: '{name}' must be an even number of pixels between 16 and 8192, got {v}")
+            raise BadInput(f"timeline: '{name}' must be an even number of pixels between 16 and 8192, "
+                           f"got {v}")
     if not (isinstance(t.fps, (int, float)) and math.isfinite(t.fps) and 1 <= t.fps <= 120):
         raise BadInput(f"timeline: 'fps' must be between 1 and 120, got {t.fps!r}")
     if not t.scenes:
@@ -331,4 +332,3 @@ def _validate(t: Timeline) -> None:
         for j, w in enumerate(c.words):
             if w.end < w.start:
                 raise BadInput(f"timeline: captions[{i}].words[{j}] ends before it starts")
-

@@ -274,9 +274,10 @@ class SDXLSource:
         nxt = escalate(current) if current is not None else None
         gpu = current.describe() if current else "GPU"
         if attempt > 1 or self._oom_retried or nxt is None:
+            retried = " even after retrying with more offload" if (attempt > 1 or self._oom_retried) else ""
             raise ModelFailed(
-                f"The GPU ran out of memory running SDXL ({gpu}) even after retrying with more offload; "
-                "close other GPU programs, use a smaller SDXL variant, or set offload to 'sequential'"
+                f"The GPU ran out of memory running SDXL ({gpu}){retried}; close other GPU programs, "
+                "use a smaller SDXL variant or a smaller image size, or set offload to 'sequential'"
             ) from exc
         self._oom_retried = True
         self._placement = nxt

@@ -1,0 +1,1 @@
+"""Narration stage: voice catalog, text preparation, timing, Coqui and embedded (Piper) voices."""

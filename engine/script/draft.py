@@ -32,6 +32,9 @@ SOURCE: Final = ("draft writer (no language model): a templated DRAFT script, no
 _RHYTHM: Final[Mapping[Pacing, str]] = {Pacing.SLOW: "EDD", Pacing.MODERATE: "EED", Pacing.DYNAMIC: "EBED",
                                        Pacing.FAST: "EEB"}
 
+#: Short beats a scene may use before it prefers a longer line (the last scene may use more).
+_BEATS: Final[Mapping[Pacing, int]] = {Pacing.SLOW: 1, Pacing.MODERATE: 1, Pacing.DYNAMIC: 2, Pacing.FAST: 3}
+
 
 def kit_for(story_type: str) -> DraftKit:
     kits = {**DARK_KITS, **WONDER_KITS, **TALK_KITS}
@@ -54,6 +57,8 @@ class _Picker:
     rng: random.Random
     queues: dict[str, list[str]] = field(default_factory=dict)
     passes: dict[str, int] = field(default_factory=dict)
+    recent: list[str] = field(default_factory=list)  # templates drawn lately, not repeated in a fallback
+    openers: int = 0
 
     def draw(self, key: str, bank: tuple[str, ...], values: Mapping[str, str], max_words: int,
              pacing: Pacing, prefer: tuple[str, ...] = (), allow_repeat: bool = True) -> str | None:
@@ -63,21 +68,30 @@ class _Picker:
             return None
         queue = self.queues.get(key)
         if not queue:
-            queue = list(bank)
+            queue = [t for t in bank if render(t, values) is not None]
             self.rng.shuffle(queue)
             self.queues[key] = queue
             self.passes[key] = self.passes.get(key, 0) + 1
-        ordered = sorted(queue, key=lambda t: not any(p in t for p in prefer)) if prefer else queue
+        ordered = sorted(queue, key=lambda t: (not any(p in t for p in prefer), t in self.recent))
         for template in ordered:
             text = self._make(template, values, pacing, repeat=self.passes[key] > 1 and key != "beats")
             if text is not None and word_count(text) <= max_words:
                 queue.remove(template)
+                self._remember(template)
                 return text
         if not allow_repeat:
             return None
-        fits = [t for t in (self._make(b, values, pacing, repeat=False) for b in bank) if t]
-        fits = [t for t in fits if word_count(t) <= max_words]
-        return self.rng.choice(fits) if fits else None
+        fits = [(b, t) for b, t in ((b, self._make(b, values, pacing, repeat=False)) for b in bank)
+                if t and word_count(t) <= max_words]
+        fresh = [f for f in fits if f[0] not in self.recent] or fits
+        if not fresh:
+            return None
+        template, text = self.rng.choice(fresh)
+        self._remember(template)
+        return text
+
+    def _remember(self, template: str) -> None:
+        self.recent = (self.recent + [template])[-6:]
 
     def used_up(self, key: str) -> bool:
         """True when every template of this pass of ``key`` has been drawn."""
@@ -88,7 +102,8 @@ class _Picker:
         if text is None:
             return None
         if repeat and not template.startswith("{") and not text.split()[0].isupper():
-            opener = RETURN_OPENERS[sum(map(ord, template)) % len(RETURN_OPENERS)]
+            opener = RETURN_OPENERS[self.openers % len(RETURN_OPENERS)]
+            self.openers += 1
             text = f"{opener} {text[0].lower()}{text[1:]}"
         if pacing is Pacing.FAST:
             text = _split_clauses(text)
@@ -155,6 +170,22 @@ class _Story:
             if current and current in text and any(c.name == current for c in self.sheet):
                 self.told.add(current)
                 self.values[role] = short_name(current)
+
+    def linger(self, parts: list[str]) -> list[str]:
+        """Slow pacing: join pairs of plain statements into one longer, flowing sentence."""
+        keep = {w for c in self.sheet for w in c.name.replace(".", "").split()} | {"I"}
+        keep |= {self.values["topic"].split()[0]} if self.values.get("topic") else set()
+        out: list[str] = []
+        for part in parts:
+            prev = out[-1] if out else ""
+            first = part.split()[0].strip(",;:'\"")
+            if (prev.endswith(".") and part.endswith(".") and word_count(prev) >= 4 and word_count(part) >= 4
+                    and word_count(prev) + word_count(part) <= 32 and first not in keep and not first.isupper()
+                    and prev.count(";") == 0):
+                out[-1] = f"{prev[:-1]}; {part[0].lower()}{part[1:]}"
+            else:
+                out.append(part)
+        return out
 
     def unmentioned(self, text: str, *, spare_roles: bool) -> list[Character]:
         """Characters the story has not named yet. With ``spare_roles`` the hero, ally and rival
@@ -240,11 +271,15 @@ def _narrate(story: _Story, budget: WordBudget) -> list[str]:
                 parts.append(hook)
                 words += word_count(hook)
         cameo_done = False
+        beats, max_beats = 0, _BEATS[spec.pacing]
         while True:
             remaining = goal - reserve - words
             if remaining <= 0:
                 break
             room = remaining + (2 if remaining >= 6 else 0)
+            lingering = spec.pacing is Pacing.SLOW and i < n - 1
+            if lingering and remaining < 5:
+                room = remaining + 6  # a slow story ends a scene on a full sentence, not a beat
             phase = phase_at((written + words) / budget.target)
             text = None
             late = (written + words) / budget.target > 0.5 or i == n - 1
@@ -254,11 +289,14 @@ def _narrate(story: _Story, budget: WordBudget) -> list[str]:
                 text = story.cameo(missing[0], room + (3 if i < n - 1 else 0))
                 cameo_done = text is not None
             if text is None:
-                kind = "B" if remaining < 5 else rhythm[step % len(rhythm)]
+                kind = "B" if remaining < 5 and not lingering else rhythm[step % len(rhythm)]
                 step += 1
-                for k, repeat in [(k, False) for k in dict.fromkeys((kind, "E", "D", "B"))] + [(kind, True), ("B", True)]:
-                    text = story.sentence(k, phase, room, allow_repeat=repeat)
+                kinds = [k for k in dict.fromkeys((kind, "E", "D", "B")) if k != "B" or beats < max_beats or i == n - 1]
+                tries = [(k, room, False) for k in kinds] + [("E", room + 8, False), ("D", room + 8, False)] * (i < n - 1)
+                for k, limit, repeat in tries + [(kind, room, True), ("B", room, True)]:
+                    text = story.sentence(k, phase, limit, allow_repeat=repeat)
                     if text is not None:
+                        beats += k == "B"
                         break
             if text is None:
                 break
@@ -266,6 +304,8 @@ def _narrate(story: _Story, budget: WordBudget) -> list[str]:
             words += word_count(text)
         if closer:
             parts.append(closer)
+        if spec.pacing is Pacing.SLOW:
+            parts = story.linger(parts)
         if not parts:
             parts.append(story.sentence("B", "ending", 4) or "And so it went.")
         narration = " ".join(parts)

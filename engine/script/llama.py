@@ -32,15 +32,17 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 #: Narration words asked for in one answer; long scripts are written in several.
-CALL_WORDS: Final = 600
+CALL_WORDS: Final = 900
 #: Scenes per answer at most (long answers drift), and scenes a one-answer script may have.
 BATCH_SCENES: Final = 10
 #: Expected tokens per narration word, and the most we allow before calling an answer runaway.
 TOKENS_PER_WORD: Final = 1.4
-MAX_TOKENS_PER_WORD: Final = 4.0
+MAX_TOKENS_PER_WORD: Final = 2.5
 #: Tokens of JSON and image prompt around each scene's narration (expected, most).
-SCENE_OVERHEAD: Final = (60, 240)
+SCENE_OVERHEAD: Final = (60, 160)
 INSTRUCTION_TOKENS: Final = 1400
+#: Tokens for a title and character sheet, at most.
+SHEET_TOKENS: Final = 600
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,11 @@ class CallPlan:
     first_words: tuple[int, ...]  # words asked for per scene in the first pass
     n_ctx: int
     expected_tokens: float
+
+
+def answer_tokens(words: int, scenes: int) -> int:
+    """The most tokens an answer with ``words`` narration words over ``scenes`` scenes may take."""
+    return int(words * shapes.OVERRUN * MAX_TOKENS_PER_WORD + scenes * SCENE_OVERHEAD[1] + SHEET_TOKENS)
 
 
 def plan_calls(budget: WordBudget, *, call_words: int = CALL_WORDS, n_ctx: int | None = None) -> CallPlan:
@@ -69,11 +76,10 @@ def plan_calls(budget: WordBudget, *, call_words: int = CALL_WORDS, n_ctx: int |
             batches.append((start, stop))
             start = stop
     groups = [(0, n)] if single else batches
-    longest = max(sum(first[a:b]) * shapes.OVERRUN * MAX_TOKENS_PER_WORD + (b - a) * SCENE_OVERHEAD[1]
-                  for a, b in groups)
-    outline = 0 if single else n * 60 + 200  # summaries, shown again to every batch
-    continuation = BATCH_SCENES * prompts.TAIL_WORDS * 2
-    needed = INSTRUCTION_TOKENS + outline + max(longest, call_words * MAX_TOKENS_PER_WORD + continuation) + 800
+    first_pass = max(answer_tokens(sum(first[a:b]), b - a) for a, b in groups)
+    more = answer_tokens(min(call_words, budget.target), min(n, BATCH_SCENES)) + min(n, BATCH_SCENES) * prompts.TAIL_WORDS * 2
+    outline = 0 if single else n * 120 + SHEET_TOKENS  # written once, then shown (shorter) to every batch
+    needed = INSTRUCTION_TOKENS + outline + max(first_pass, more) + prompts.ECHO_CHARS // 2
     ctx = n_ctx or min(32768, max(2048, int(math.ceil(needed / 512.0)) * 512))
     expected = budget.target * TOKENS_PER_WORD + n * SCENE_OVERHEAD[0] + (0 if single else n * 45 + 100)
     return CallPlan(single, tuple(batches), first, ctx, expected)
@@ -151,13 +157,13 @@ class LlamaWriter:
                 self._drop(self._kept)
 
     # -- hook: one model answer (tests override this to corrupt an answer) -------------------
-    def _complete(self, loaded: runtime.Loaded, messages: list[dict[str, str]], grammar: Any, *,
+    def _complete(self, loaded: runtime.Loaded, messages: list[dict[str, str]], schema: dict[str, Any], *,
                   max_tokens: int, seed: int, meter: TokenMeter) -> str:
         room = loaded.n_ctx - runtime.prompt_tokens(loaded, messages) - 8
         if room < 64:
             raise ModelFailed(f"The prompt for {self.model_path.name} does not fit its {loaded.n_ctx}-token context; "
                               "set a larger n_ctx for this model or ask for fewer scenes.")
-        text, reason = runtime.stream(loaded, messages, grammar, max_tokens=min(max_tokens, room), seed=seed,
+        text, reason = runtime.stream(loaded, messages, schema, max_tokens=min(max_tokens, room), seed=seed,
                                       on_piece=meter.piece)
         if reason == "length":
             log.info("answer stopped at the token limit (%d tokens)", min(max_tokens, room))
@@ -187,14 +193,13 @@ class LlamaWriter:
              schema: dict[str, Any], read: Callable[[str], tuple[T | None, list[shapes.Problem]]], *,
              what: str, words: int, scenes: int, seed: int, label: Callable[[str], str]) -> T:
         """One answer, validated; retried with feedback up to ``max_retries`` times."""
-        grammar = runtime.make_grammar(schema)
-        max_tokens = int(words * shapes.OVERRUN * MAX_TOKENS_PER_WORD + scenes * SCENE_OVERHEAD[1] + 200)
+        max_tokens = answer_tokens(words, scenes)
         history = list(messages)
         problems: list[shapes.Problem] = []
         for attempt in range(self.max_retries + 1):
             meter.progress.check_cancelled()
             meter.start(label)
-            answer = self._complete(loaded, history, grammar, max_tokens=max_tokens, seed=seed + 7919 * attempt,
+            answer = self._complete(loaded, history, schema, max_tokens=max_tokens, seed=seed + 7919 * attempt,
                                     meter=meter)
             value, problems = read(answer)
             fatal = [p for p in problems if p.fatal]
@@ -219,14 +224,14 @@ class LlamaWriter:
         if calls.single:
             plan = self._ask(
                 loaded, meter, prompts.plan_messages(spec, target, calls.first_words),
-                shapes.plan_schema(calls.first_words),
+                shapes.plan_schema(calls.first_words, len(spec.characters)),
                 lambda a: shapes.read_scenes(a, calls.first_words, requested=spec.characters),
                 what="script", words=sum(calls.first_words), scenes=n, seed=spec.seed,
                 label=_scene_label(0, n))
             title, sheet, scenes = plan.title, merge_sheet(spec.characters, plan.characters), list(plan.scenes)
         else:
             outline = self._ask(
-                loaded, meter, prompts.outline_messages(spec, target), shapes.outline_schema(n),
+                loaded, meter, prompts.outline_messages(spec, target), shapes.outline_schema(n, len(spec.characters)),
                 lambda a: shapes.read_outline(a, n), what="outline", words=n * 30, scenes=n, seed=spec.seed,
                 label=lambda _: "Planning the story")
             title, sheet = outline.title, merge_sheet(spec.characters, outline.characters)

@@ -122,42 +122,41 @@ def release(loaded: Loaded) -> None:
         close()
 
 
-def make_grammar(schema: dict[str, Any]) -> Any:
-    import json
-
-    llama_cpp = import_llama_cpp()
-    return llama_cpp.LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
-
-
 def prompt_tokens(loaded: Loaded, messages: list[dict[str, str]]) -> int:
     """Tokens the messages take, with a margin for the chat template's own markers."""
     text = "\n".join(m["content"] for m in messages)
     return len(loaded.llm.tokenize(text.encode("utf-8"), add_bos=True, special=False)) + 16 * len(messages)
 
 
-def stream(loaded: Loaded, messages: list[dict[str, str]], grammar: Any, *, max_tokens: int, seed: int,
+def stream(loaded: Loaded, messages: list[dict[str, str]], schema: dict[str, Any], *, max_tokens: int, seed: int,
            on_piece: Callable[[str], None], temperature: float = 0.8) -> tuple[str, str | None]:
-    """Generate one answer token by token. ``on_piece`` sees each piece as it arrives (and may
-    raise, e.g. JobCancelled, which stops generation). Returns (text, finish_reason)."""
-    chunks = loaded.llm.create_chat_completion(
-        messages=messages, grammar=grammar, stream=True, max_tokens=max_tokens, seed=seed,
-        temperature=temperature, top_p=0.95, min_p=0.05, repeat_penalty=1.1,
-    )
+    """Generate one answer that follows the JSON ``schema``, token by token. ``on_piece`` sees
+    each piece as it arrives (and may raise, e.g. JobCancelled, which stops generation).
+    Returns (text, finish_reason)."""
+    from llama_cpp import LogitsProcessorList
+
+    from engine.script.grammar_sampler import GrammarFirst
+
     parts: list[str] = []
     finish: str | None = None
-    try:
-        for chunk in chunks:
-            choice = chunk["choices"][0]
-            piece = choice.get("delta", {}).get("content") or ""
-            if piece:
-                parts.append(piece)
-                on_piece(piece)
-            finish = choice.get("finish_reason") or finish
-    except RuntimeError as exc:  # llama_decode failures: out of memory, context overflow
-        raise ModelFailed(f"llama.cpp failed while generating with {loaded.llm.model_path}: {exc} — try a "
-                          "smaller model or fewer scenes per job.") from exc
-    finally:
-        close = getattr(chunks, "close", None)
-        if callable(close):
-            close()
+    with GrammarFirst(loaded.llm, schema, seed=seed, temperature=temperature) as constrain:
+        chunks = loaded.llm.create_chat_completion(
+            messages=messages, logits_processor=LogitsProcessorList([constrain]), stream=True,
+            max_tokens=max_tokens, seed=seed, temperature=temperature,
+        )
+        try:
+            for chunk in chunks:
+                choice = chunk["choices"][0]
+                piece = choice.get("delta", {}).get("content") or ""
+                if piece:
+                    parts.append(piece)
+                    on_piece(piece)
+                finish = choice.get("finish_reason") or finish
+        except RuntimeError as exc:  # llama_decode failures: out of memory, context overflow
+            raise ModelFailed(f"llama.cpp failed while generating with {loaded.llm.model_path}: {exc} — try a "
+                              "smaller model or fewer scenes per job.") from exc
+        finally:
+            close = getattr(chunks, "close", None)
+            if callable(close):
+                close()
     return "".join(parts), finish

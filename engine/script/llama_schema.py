@@ -14,7 +14,7 @@ from typing import Any, Final, Sequence
 
 from engine.script.finish import DraftScene
 from engine.script.names import mentions
-from engine.script.speakable import speakable, word_count
+from engine.script.speakable import sentences, speakable, word_count
 from engine.script.visuals import visual_prompt
 from engine.spec import Character
 
@@ -40,10 +40,11 @@ def _names(known: Sequence[str]) -> dict[str, Any]:
     return {"type": "array", "items": item, "maxItems": max(1, min(8, len(known) or 4))}
 
 
-def _sheet() -> dict[str, Any]:
+def _sheet(requested: int) -> dict[str, Any]:
+    """The character sheet: the request's characters and at most two more (four when none)."""
     return {
-        "type": "array", "maxItems": 8,
-        "items": {"type": "object", "properties": {"name": words_pattern(1, 4), "description": words_pattern(4, 30)},
+        "type": "array", "maxItems": min(6, requested + 2) if requested else 4,
+        "items": {"type": "object", "properties": {"name": words_pattern(1, 4), "description": words_pattern(4, 20)},
                   "required": ["name", "description"]},
     }
 
@@ -53,7 +54,7 @@ def _scene(words: int, known: Sequence[str]) -> dict[str, Any]:
     return {
         "type": "object",
         "properties": {"narration": words_pattern(lo, hi), "characters": _names(known),
-                       "image_prompt": words_pattern(8, 45)},
+                       "image_prompt": words_pattern(6, 40)},
         "required": ["narration", "characters", "image_prompt"],
     }
 
@@ -64,22 +65,22 @@ def _scenes(scene_words: Sequence[int], known: Sequence[str]) -> dict[str, Any]:
     return {"type": "array", "minItems": n, "maxItems": n, "prefixItems": [_scene(w, known) for w in scene_words]}
 
 
-def plan_schema(scene_words: Sequence[int]) -> dict[str, Any]:
+def plan_schema(scene_words: Sequence[int], requested: int = 0) -> dict[str, Any]:
     """The whole script in one answer: title, character sheet, scenes."""
     return {
         "type": "object",
-        "properties": {"title": words_pattern(1, 12), "characters": _sheet(), "scenes": _scenes(scene_words, ())},
+        "properties": {"title": words_pattern(1, 12), "characters": _sheet(requested), "scenes": _scenes(scene_words, ())},
         "required": ["title", "characters", "scenes"],
     }
 
 
-def outline_schema(num_scenes: int) -> dict[str, Any]:
+def outline_schema(num_scenes: int, requested: int = 0) -> dict[str, Any]:
     """A long script's plan: title, character sheet, and one summary per scene."""
     beat = {"type": "object", "properties": {"summary": words_pattern(6, 30), "characters": _names(())},
             "required": ["summary", "characters"]}
     return {
         "type": "object",
-        "properties": {"title": words_pattern(1, 12), "characters": _sheet(),
+        "properties": {"title": words_pattern(1, 12), "characters": _sheet(requested),
                        "scenes": {"type": "array", "minItems": num_scenes, "maxItems": num_scenes, "items": beat}},
         "required": ["title", "characters", "scenes"],
     }
@@ -171,7 +172,9 @@ def read_scenes(answer: str, scene_words: Sequence[int], *, first: int = 0,
         elif want >= 8 and have < 0.6 * want:
             problems.append(Problem(f"{label} narration has {have} words; it needs about {want}"))
         if not picture:
-            problems.append(Problem(f"{label} needs an image_prompt describing what the picture shows"))
+            problems.append(Problem(f"{label} needs an image_prompt describing what the picture shows "
+                                    "(no text in the picture)", fatal=False))
+            picture = visual_prompt(sentences(narration)[0]) if narration else ""
         scenes.append(DraftScene(narration, picture, declared))
     all_text = " ".join(s.narration for s in scenes)
     if sum(scene_words) >= 40:

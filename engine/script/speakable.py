@@ -20,7 +20,7 @@ _LINE_MARKERS: Final = re.compile(r"^[ \t]*(?:>[ \t]?|[-*+\u2022][ \t]+|\d{1,3}[
 #: "Scene 3:", "SCENE 3 - EXT. FOREST", "Chapter two", "Part 1" alone on a line.
 _LABEL_LINE: Final = re.compile(
     r"^[ \t]*(?:scene|chapter|part|act|episode|segment)[ \t]+(?:\d+|[ivx]+|one|two|three|four|five|six|"
-    r"seven|eight|nine|ten)\b[^\n.!?]{0,60}$",
+    r"seven|eight|nine|ten)\b[^\n!?]{0,60}(?<![.!?])$",
     re.IGNORECASE | re.MULTILINE,
 )
 _SPEAKER_LABEL: Final = re.compile(

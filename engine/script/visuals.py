@@ -21,9 +21,9 @@ _STYLE: Final = re.compile(
 )
 #: A clause that asks for lettering in the image is dropped whole.
 _TEXT_CLAUSE: Final = re.compile(
-    r"\b(?:text|texts|caption|captions|subtitles?|title card|titles?|lettering|typography|logo|"
-    r"watermark|signature|inscription|inscribed|written|writing on|words?|letters|reads|says|"
-    r"saying|labelled|labeled|headline|banner that)\b",
+    r"\b(?:text|texts|captions?|subtitles?|title card|lettering|typography|logos?|watermarks?|signature|"
+    r"inscriptions?|inscribed|written|writing on|the words?|with the word|letters|labelled|labeled|headlines?|"
+    r"(?:sign|banner|poster|note|page|screen)s? (?:that |which )?(?:reads?|says|saying))\b",
     re.IGNORECASE,
 )
 _QUOTED: Final = re.compile(r"\"[^\"]*\"|'[^'\s][^']*[^'\s]'")
