@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.compose.captions import chunk_captions
-from engine.compose.pacing import motion_strength_for, transition_for
+from engine.compose.pacing import fade_for, motion_strength_for, transition_for
 from engine.compose.soundtrack import place_clips
 from engine.compose.timeline import CaptionWord, Timeline, TimelineScene
 from engine.contracts import Narration
@@ -53,6 +53,7 @@ def build_timeline(
         scenes=tuple(TimelineScene(image=img, duration=d, motion="auto") for img, d in zip(images, durations)),
         transition=transition_for(spec.pacing),
         motion_strength=motion_strength_for(spec.pacing),
+        fade=fade_for(spec.pacing),
         narration=track,
         music=Path(spec.music) if spec.music else None,
         captions=chunk_captions(words) if spec.captions else (),

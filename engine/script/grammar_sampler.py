@@ -4,8 +4,8 @@ llama-cpp-python applies a grammar to the whole vocabulary at every token, which
 milliseconds per token on a 128k-262k vocabulary (more than the GPU spends on the token itself)
 and dominates generation on a CPU. This logits processor does what llama.cpp's own samplers do
 instead: it takes the ``top_k`` most likely tokens, asks the grammar which of them are allowed,
-samples among those (temperature, top-p), and only when none is allowed checks the full
-vocabulary. It then masks every other token, so the model's own sampler can only take the chosen
+samples among those (temperature, top-p), and only when none is allowed widens the search (2048,
+then 32768 most likely tokens) before checking the full vocabulary. It then masks every other token, so the model's own sampler can only take the chosen
 one, and advances the grammar with it. The result obeys the grammar exactly like ``grammar=``.
 
 The grammar is llama.cpp's own sampler (``llama_sampler_init_grammar``) from the GBNF that
@@ -45,9 +45,13 @@ class GrammarFirst:
 
     def __call__(self, input_ids: Any, scores: Any) -> Any:
         logits = np.asarray(scores, dtype=np.float32)
-        k = min(self._top_k, logits.size)
-        likely = np.argpartition(-logits, k - 1)[:k]
-        allowed = self._allowed(likely.astype(np.intc), logits[likely])
+        allowed = np.empty(0, dtype=np.intc)
+        for k in (self._top_k, 2048, 32768):  # widen step by step before checking every token
+            k = min(k, logits.size)
+            likely = np.argpartition(-logits, k - 1)[:k].astype(np.intc)
+            allowed = self._allowed(likely, logits[likely])
+            if allowed.size or k == logits.size:
+                break
         if allowed.size == 0:
             self.full_checks += 1
             allowed = self._allowed(np.arange(logits.size, dtype=np.intc), logits)

@@ -22,7 +22,7 @@ _NARRATION_RULES: Final = (
     "notes in brackets or parentheses. Write numbers the way they are spoken."
 )
 _PICTURE_RULES: Final = (
-    "Each image_prompt describes one picture for a painter in 15 to 40 words: the subject and what it is doing, "
+    "Each image_prompt describes one picture for a painter in 12 to 30 words: the subject and what it is doing, "
     "the setting, the lighting and the framing (for example wide shot, medium shot or close-up). Describe people "
     "by their appearance. Only visible things: no art style or quality words (such as cinematic, realistic, "
     "4k or painting) and never any text, words, letters, signs or captions in the picture."

@@ -18,8 +18,9 @@ from engine.script.speakable import sentences, speakable, word_count
 from engine.script.visuals import visual_prompt
 from engine.spec import Character
 
-#: One word: no spaces, quotes, backslashes or control characters; at most 20 characters.
-WORD: Final = r'[^ "\\\n\r\t]{1,20}'
+#: One word: no spaces, quotes, backslashes or control characters; at most 16 characters (long
+#: run-together "words" are how a weak model stalls, so they are cut short).
+WORD: Final = r'[^ "\\\n\r\t]{1,16}'
 #: Narration may run to this multiple of its share before the grammar closes it.
 OVERRUN: Final = 1.3
 
@@ -54,7 +55,7 @@ def _scene(words: int, known: Sequence[str]) -> dict[str, Any]:
     return {
         "type": "object",
         "properties": {"narration": words_pattern(lo, hi), "characters": _names(known),
-                       "image_prompt": words_pattern(6, 40)},
+                       "image_prompt": words_pattern(6, 30)},
         "required": ["narration", "characters", "image_prompt"],
     }
 
