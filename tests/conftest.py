@@ -26,6 +26,17 @@ EXAMPLE_REQUEST: dict[str, Any] = {
 }
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A skipped test is a failed test here: the test install brings every backend, so a test
+    that skips means a backend is missing or broken, which CI must not call green."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped tests count as failures in this suite: {report.longrepr}"
+
+
 @pytest.fixture
 def config(tmp_path: Path) -> Config:
     return Config(

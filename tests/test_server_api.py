@@ -22,7 +22,7 @@ async def test_health_names_a_backend_per_stage(client: Any) -> None:
     assert set(body["backends"]) == {"script", "images", "narration"}
     # A fresh machine has no weights: every stage runs its embedded default and says how to upgrade.
     assert set(body["draft_stages"]) == {"script", "images", "narration"}
-    assert all(s["fix"].startswith("scripts/download_models.py") for s in body["backends"].values())
+    assert all(s["fix"].startswith("python scripts/download_models.py") for s in body["backends"].values())
 
 
 async def test_cors_preflight_from_the_frontend(client: Any) -> None:
