@@ -1,9 +1,11 @@
 """The draft writer (embedded default, no model): every story type, scene count and length gives a
 story-shaped, speakable script within ±10% of its word target, using the request's characters."""
+
 from __future__ import annotations
 
 import re
 import threading
+from typing import Any
 
 import pytest
 
@@ -16,16 +18,18 @@ from engine.script.length import word_budget
 from engine.script.speakable import sentences, speakable
 from engine.spec import Character, HookIntensity, JobSpec, Pacing
 
-CAST = (Character("Detective Mara Quinn", "a tall woman with short grey hair and a navy coat"),
-        Character("Ben", "a boy of ten in a red hoodie"))
+CAST = (
+    Character("Detective Mara Quinn", "a tall woman with short grey hair and a navy coat"),
+    Character("Ben", "a boy of ten in a red hoodie"),
+)
 SHAPES = [(1, 0.25), (3, 0.5), (6, 1.0), (12, 5.0), (60, 30.0)]
 _MARKUP = re.compile(r"[*#\[\]{}<>_~`|\\]|\(\s*[A-Z ]+\)|^\s*-\s", re.MULTILINE)
-_EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF]")
+_EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf]")
 
 
-def _spec(story_type: str, scenes: int, minutes: float, **kw: object) -> JobSpec:
-    return JobSpec(topic="the lighthouse keeper who vanished", story_type=story_type, num_scenes=scenes,
-                   duration_minutes=minutes, **kw)  # type: ignore[arg-type]
+def _spec(story_type: str, scenes: int, minutes: float, **kw: Any) -> JobSpec:
+    topic = "the lighthouse keeper who vanished"
+    return JobSpec(topic=topic, story_type=story_type, num_scenes=scenes, duration_minutes=minutes, **kw)
 
 
 def _check(script: Script, spec: JobSpec, wpm: float = 150.0) -> None:
@@ -47,8 +51,15 @@ def test_every_story_type_at_several_sizes(story_type: str) -> None:
     writer = DraftWriter()
     paces, hooks = list(Pacing), list(HookIntensity)
     for i, (scenes, minutes) in enumerate(SHAPES):
-        spec = _spec(story_type, scenes, minutes, characters=CAST if i % 2 else (),
-                     pacing=paces[i % 4], hook_intensity=hooks[(i + 1) % 4], seed=i)
+        spec = _spec(
+            story_type,
+            scenes,
+            minutes,
+            characters=CAST if i % 2 else (),
+            pacing=paces[i % 4],
+            hook_intensity=hooks[(i + 1) % 4],
+            seed=i,
+        )
         script = writer.write(spec, progress=null_progress())
         _check(script, spec)
         if spec.characters:
@@ -77,8 +88,15 @@ def test_voice_speed_sets_the_length() -> None:
 
 
 def test_hook_shapes_the_opening_and_pacing_the_sentences() -> None:
-    openings = {h: DraftWriter().write(_spec("scary_horror", 4, 1.0, hook_intensity=h), progress=null_progress())
-                .scenes[0].narration for h in HookIntensity}
+    openings = {
+        h: (
+            DraftWriter()
+            .write(_spec("scary_horror", 4, 1.0, hook_intensity=h), progress=null_progress())
+            .scenes[0]
+            .narration
+        )
+        for h in HookIntensity
+    }
     assert len({sentences(t)[0] for t in openings.values()}) == 4
     assert openings[HookIntensity.EXTREME].startswith("Do not turn around")
 

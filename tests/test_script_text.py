@@ -1,5 +1,6 @@
 """Script text tools: speakable narration, word budgets and trimming, visual prompts, the
 character sheet and the model-answer validation. No model needed."""
+
 from __future__ import annotations
 
 import json
@@ -25,7 +26,7 @@ from engine.spec import Character, HookIntensity, Pacing
         ("- First point\n- Second point", "First point Second point."),
         ("SCENE 2 - EXT. FOREST\nThe wind rose.", "The wind rose."),
         ("Visit [our page](https://example.com) now", "Visit our page now."),
-        ("\"The end.\"", "The end."),
+        ('"The end."', "The end."),
         ("Tom & Jerry ran __fast__ <b>home</b>!", "Tom and Jerry ran fast home!"),
         ("He waited (and he knew it) for hours", "He waited (and he knew it) for hours."),
         ("(SOUND OF THUNDER) The sky split.", "The sky split."),
@@ -52,14 +53,19 @@ def test_sentences_and_trim_to_words() -> None:
     assert trim_to_words("A very long sentence without any end at all", 4) == "A very long sentence."
 
 
-@pytest.mark.parametrize(("scenes", "minutes", "wpm"), [(1, 0.25, 150), (6, 1, 150), (10, 5, 160), (60, 30, 150),
-                                                        (7, 2.3, 135)])
+@pytest.mark.parametrize(
+    ("scenes", "minutes", "wpm"), [(1, 0.25, 150), (6, 1, 150), (10, 5, 160), (60, 30, 150), (7, 2.3, 135)]
+)
 def test_word_budget_is_balanced(scenes: int, minutes: float, wpm: float) -> None:
     budget = word_budget(scenes, minutes, wpm)
     assert budget.target == round(minutes * wpm)
     assert sum(budget.scene_targets) == budget.target
     assert max(budget.scene_targets) - min(budget.scene_targets) <= 1
-    assert budget.accepts(budget.target) and not budget.accepts(budget.high + 1) and not budget.accepts(budget.low - 1)
+    assert (
+        budget.accepts(budget.target)
+        and not budget.accepts(budget.high + 1)
+        and not budget.accepts(budget.low - 1)
+    )
 
 
 def test_word_budget_floors_many_scenes_in_a_short_video() -> None:
@@ -88,8 +94,10 @@ def test_trim_to_budget_cuts_inside_one_giant_sentence() -> None:
 
 
 def test_visual_prompt_drops_style_and_text() -> None:
-    raw = ('Wide shot of a keeper on a cliff, cinematic, 8k, masterpiece, in the style of Turner, '
-           'a sign that reads "KEEP OUT", golden hour light, text overlay')
+    raw = (
+        "Wide shot of a keeper on a cliff, cinematic, 8k, masterpiece, in the style of Turner, "
+        'a sign that reads "KEEP OUT", golden hour light, text overlay'
+    )
     assert visual_prompt(raw) == "Wide shot of a keeper on a cliff, golden hour light"
     assert visual_prompt("Dr. Mara Quinn in a lab. Soft light") == "Dr. Mara Quinn in a lab, Soft light"
 
@@ -98,8 +106,12 @@ def test_with_looks_carries_descriptions_once() -> None:
     mara = Character("Detective Mara Quinn", "a tall woman with short grey hair and a navy coat")
     ben = Character("Ben", "a boy of ten in a red hoodie")
     prompt = with_looks("Close-up of Mara at the door", [mara, ben])
-    assert prompt == ("Close-up of Detective Mara Quinn (a tall woman with short grey hair and a navy coat) at the door, "
-                      "Ben (a boy of ten in a red hoodie)")
+    assert (
+        prompt
+        == "Close-up of Detective Mara Quinn (a tall woman with short grey hair and a navy coat) at the"
+        " door, "
+        "Ben (a boy of ten in a red hoodie)"
+    )
     assert with_looks(prompt, [mara, ben]) == prompt
     assert look(Character("Nobody")) == "Nobody"
 
@@ -113,19 +125,30 @@ def test_names_match_distinctive_parts() -> None:
 
 def test_merge_sheet_keeps_requested_names_and_traits() -> None:
     requested = (Character("Mara", "a tall woman in a navy coat"), Character("Ben", ""))
-    proposed = [Character("mara", "short hair, cinematic"), Character("Ben", "a boy in a red hoodie, 4k"),
-                Character("The Keeper", "an old man with a white beard")]
+    proposed = [
+        Character("mara", "short hair, cinematic"),
+        Character("Ben", "a boy in a red hoodie, 4k"),
+        Character("The Keeper", "an old man with a white beard"),
+    ]
     sheet = merge_sheet(requested, proposed)
-    assert sheet == (Character("Mara", "a tall woman in a navy coat"), Character("Ben", "a boy in a red hoodie"),
-                     Character("The Keeper", "an old man with a white beard"))
+    assert sheet == (
+        Character("Mara", "a tall woman in a navy coat"),
+        Character("Ben", "a boy in a red hoodie"),
+        Character("The Keeper", "an old man with a white beard"),
+    )
 
 
 def test_finish_cleans_and_links_characters() -> None:
     sheet = (Character("Mara", "a tall woman in a navy coat"), Character("Ben", "a boy in a red hoodie"))
-    script = finish("**The Light**", sheet, [
-        DraftScene("# One\nMara climbed the stairs. [beat]", "Mara on a spiral staircase, 4k", ()),
-        DraftScene("The lamp went out.", "A dark lamp room", ("Ben",)),
-    ], "test")
+    script = finish(
+        "**The Light**",
+        sheet,
+        [
+            DraftScene("# One\nMara climbed the stairs. [beat]", "Mara on a spiral staircase, 4k", ()),
+            DraftScene("The lamp went out.", "A dark lamp room", ("Ben",)),
+        ],
+        "test",
+    )
     assert script.title == "The Light"
     assert [s.narration for s in script.scenes] == ["Mara climbed the stairs.", "The lamp went out."]
     assert script.scenes[0].characters == ("Mara",)
@@ -141,9 +164,14 @@ def test_guidance_covers_every_story_type() -> None:
 
 
 def test_read_scenes_validates_shape_and_length() -> None:
-    good = {"title": "T", "characters": [{"name": "Mara", "description": "a tall woman"}],
-            "scenes": [{"narration": "Mara walked " + "on " * 18, "characters": ["Mara"], "image_prompt": "a cliff"},
-                       {"narration": "word " * 20, "characters": [], "image_prompt": "a lamp room"}]}
+    good = {
+        "title": "T",
+        "characters": [{"name": "Mara", "description": "a tall woman"}],
+        "scenes": [
+            {"narration": "Mara walked " + "on " * 18, "characters": ["Mara"], "image_prompt": "a cliff"},
+            {"narration": "word " * 20, "characters": [], "image_prompt": "a lamp room"},
+        ],
+    }
     plan, problems = read_scenes(json.dumps(good), [20, 20])
     assert plan is not None and problems == [] and len(plan.scenes) == 2
     _, problems = read_scenes('{"title": "cut off', [20, 20])
@@ -153,7 +181,10 @@ def test_read_scenes_validates_shape_and_length() -> None:
     short = {**good, "scenes": [{"narration": "Too short.", "characters": [], "image_prompt": "x y"}] * 2}
     _, problems = read_scenes(json.dumps(short), [20, 20])
     assert any("needs about 20" in p.message and p.fatal for p in problems)
-    missing = {**good, "scenes": [{"narration": "word " * 25, "characters": [], "image_prompt": "a cliff"}] * 2}
+    missing = {
+        **good,
+        "scenes": [{"narration": "word " * 25, "characters": [], "image_prompt": "a cliff"}] * 2,
+    }
     _, problems = read_scenes(json.dumps(missing), [25, 25], requested=[Character("Ben")])
     assert [p.fatal for p in problems] == [False] and "Ben" in problems[0].message
 

@@ -3,6 +3,7 @@ story-shaped script from the story type's kit of templates (hook, setup, rising 
 ending), the request's topic, characters, hook intensity and pacing, and fits it to the word
 budget sentence by sentence. No model at all; deterministic for a given seed. Its scripts say
 plainly that they are drafts."""
+
 from __future__ import annotations
 
 import logging
@@ -12,9 +13,20 @@ from dataclasses import dataclass, field
 from typing import Final, Mapping
 
 from engine.contracts import Progress, Script
-from engine.script.draft_kit import (FRAMINGS, GENERIC_CAMEOS, HERO_LOOKS, HERO_NAMES, PHASES, RETURN_OPENERS,
-                                     DraftKit, render, title_case, topic_phrase)
+from engine.script.draft_kit import (
+    FRAMINGS,
+    GENERIC_CAMEOS,
+    HERO_LOOKS,
+    HERO_NAMES,
+    PHASES,
+    RETURN_OPENERS,
+    DraftKit,
+    render,
+    title_case,
+    topic_phrase,
+)
 from engine.script.draft_kits_dark import DARK_KITS
+from engine.script.draft_kits_people import PEOPLE_KITS
 from engine.script.draft_kits_talk import TALK_KITS
 from engine.script.draft_kits_wonder import WONDER_KITS
 from engine.script.finish import DraftScene, finish
@@ -26,18 +38,24 @@ from engine.spec import Character, JobSpec, Pacing
 log = logging.getLogger(__name__)
 
 NAME: Final = "draft writer (no language model)"
-SOURCE: Final = ("draft writer (no language model): a templated DRAFT script, not written by a language model; "
-                 "install a GGUF with scripts/download_models.py --llm for real scripts")
+SOURCE: Final = (
+    "draft writer (no language model): a templated DRAFT script, not written by a language model; "
+    "install a GGUF with scripts/download_models.py --llm for real scripts"
+)
 #: Which sentence kinds follow each other: E event (phase bank), D detail, B beat.
-_RHYTHM: Final[Mapping[Pacing, str]] = {Pacing.SLOW: "EDD", Pacing.MODERATE: "EED", Pacing.DYNAMIC: "EBED",
-                                       Pacing.FAST: "EEB"}
+_RHYTHM: Final[Mapping[Pacing, str]] = {
+    Pacing.SLOW: "EDD",
+    Pacing.MODERATE: "EED",
+    Pacing.DYNAMIC: "EBED",
+    Pacing.FAST: "EEB",
+}
 
 #: Short beats a scene may use before it prefers a longer line (the last scene may use more).
 _BEATS: Final[Mapping[Pacing, int]] = {Pacing.SLOW: 1, Pacing.MODERATE: 1, Pacing.DYNAMIC: 2, Pacing.FAST: 3}
 
 
 def kit_for(story_type: str) -> DraftKit:
-    kits = {**DARK_KITS, **WONDER_KITS, **TALK_KITS}
+    kits = {**DARK_KITS, **WONDER_KITS, **TALK_KITS, **PEOPLE_KITS}
     return kits.get(story_type, kits["mystery"])
 
 
@@ -60,8 +78,16 @@ class _Picker:
     recent: list[str] = field(default_factory=list)  # templates drawn lately, not repeated in a fallback
     openers: int = 0
 
-    def draw(self, key: str, bank: tuple[str, ...], values: Mapping[str, str], max_words: int,
-             pacing: Pacing, prefer: tuple[str, ...] = (), allow_repeat: bool = True) -> str | None:
+    def draw(
+        self,
+        key: str,
+        bank: tuple[str, ...],
+        values: Mapping[str, str],
+        max_words: int,
+        pacing: Pacing,
+        prefer: tuple[str, ...] = (),
+        allow_repeat: bool = True,
+    ) -> str | None:
         """The next template of ``bank`` that renders within ``max_words`` (one containing a
         field of ``prefer`` first, when any does); None when none fits."""
         if max_words < 1 or not bank:
@@ -81,8 +107,11 @@ class _Picker:
                 return text
         if not allow_repeat:
             return None
-        fits = [(b, t) for b, t in ((b, self._make(b, values, pacing, repeat=False)) for b in bank)
-                if t and word_count(t) <= max_words]
+        fits = [
+            (b, t)
+            for b, t in ((b, self._make(b, values, pacing, repeat=False)) for b in bank)
+            if t and word_count(t) <= max_words
+        ]
         fresh = [f for f in fits if f[0] not in self.recent] or fits
         if not fresh:
             return None
@@ -110,8 +139,10 @@ class _Picker:
         return text
 
 
-_SUBJECT_STARTS: Final = frozenset("the a an it they nobody no every everyone someone something nothing there "
-                                   "then his her their its each all one some i we you".split())
+_SUBJECT_STARTS: Final = frozenset(
+    "the a an it they nobody no every everyone someone something nothing there "
+    "then his her their its each all one some i we you".split()
+)
 
 
 def _split_clauses(text: str) -> str:
@@ -148,8 +179,11 @@ class _Story:
         key = {"E": phase, "D": "details", "B": "beats"}[kind]
         if kind == "D" and self.picker.used_up("details") and not self.picker.used_up(phase):
             bank, key = self.kit.bank(phase), phase  # keep atmosphere lines from repeating too soon
-        prefer = tuple(f"{{{role}}}" for role in ("hero", "ally", "rival")
-                       if self.values.get(role) and self.values[role] not in self.told and kind == "E")
+        prefer = tuple(
+            f"{{{role}}}"
+            for role in ("hero", "ally", "rival")
+            if self.values.get(role) and self.values[role] not in self.told and kind == "E"
+        )
         text = self.picker.draw(key, bank, self.values, max_words, self.spec.pacing, prefer, allow_repeat)
         if text is not None:
             self._shorten_names(text)
@@ -179,9 +213,16 @@ class _Story:
         for part in parts:
             prev = out[-1] if out else ""
             first = part.split()[0].strip(",;:'\"")
-            if (prev.endswith(".") and part.endswith(".") and word_count(prev) >= 4 and word_count(part) >= 4
-                    and word_count(prev) + word_count(part) <= 32 and first not in keep and not first.isupper()
-                    and prev.count(";") == 0):
+            if (
+                prev.endswith(".")
+                and part.endswith(".")
+                and word_count(prev) >= 4
+                and word_count(part) >= 4
+                and word_count(prev) + word_count(part) <= 32
+                and first not in keep
+                and not first.isupper()
+                and prev.count(";") == 0
+            ):
                 out[-1] = f"{prev[:-1]}; {part[0].lower()}{part[1:]}"
             else:
                 out.append(part)
@@ -223,11 +264,17 @@ class DraftWriter:
         title = _title(rng.choice(kit.titles), spec.topic)
         script = finish(title, sheet, scenes, SOURCE)
         if budget.floored:
-            progress.note(f"{spec.num_scenes} scenes need at least {budget.target} words, more than "
-                          f"{spec.duration_minutes:g} minutes allows; the script is a little longer")
-        progress.note(f"Draft script ({script.word_count} words, target {budget.target}): templated, not written by "
-                      "a language model. Install a GGUF with scripts/download_models.py --llm for real scripts.")
-        log.info("draft script: %s, %d scenes, %d words", spec.story_type, len(script.scenes), script.word_count)
+            progress.note(
+                f"{spec.num_scenes} scenes need at least {budget.target} words, more than "
+                f"{spec.duration_minutes:g} minutes allows; the script is a little longer"
+            )
+        progress.note(
+            f"Draft script ({script.word_count} words, target {budget.target}): templated, not written by "
+            "a language model. Install a GGUF with scripts/download_models.py --llm for real scripts."
+        )
+        log.info(
+            "draft script: %s, %d scenes, %d words", spec.story_type, len(script.scenes), script.word_count
+        )
         progress(1.0, "Draft script ready")
         return script
 
@@ -241,8 +288,11 @@ def _title(pattern: str, topic: str) -> str:
 
 
 def _cast(spec: JobSpec, kit: DraftKit, rng: random.Random) -> tuple[Character, ...]:
-    sheet = tuple(Character(" ".join(c.name.split()), " ".join(c.description.split()))
-                  for c in spec.characters if c.name.strip())
+    sheet = tuple(
+        Character(" ".join(c.name.split()), " ".join(c.description.split()))
+        for c in spec.characters
+        if c.name.strip()
+    )
     if sheet or not kit.hero_led:
         return sheet
     return (Character(rng.choice(HERO_NAMES), rng.choice(HERO_LOOKS)),)
@@ -291,8 +341,15 @@ def _narrate(story: _Story, budget: WordBudget) -> list[str]:
             if text is None:
                 kind = "B" if remaining < 5 and not lingering else rhythm[step % len(rhythm)]
                 step += 1
-                kinds = [k for k in dict.fromkeys((kind, "E", "D", "B")) if k != "B" or beats < max_beats or i == n - 1]
-                tries = [(k, room, False) for k in kinds] + [("E", room + 8, False), ("D", room + 8, False)] * (i < n - 1)
+                kinds = [
+                    k
+                    for k in dict.fromkeys((kind, "E", "D", "B"))
+                    if k != "B" or beats < max_beats or i == n - 1
+                ]
+                tries = [(k, room, False) for k in kinds] + [
+                    ("E", room + 8, False),
+                    ("D", room + 8, False),
+                ] * (i < n - 1)
                 for k, limit, repeat in tries + [(kind, room, True), ("B", room, True)]:
                     text = story.sentence(k, phase, limit, allow_repeat=repeat)
                     if text is not None:
@@ -314,8 +371,9 @@ def _narrate(story: _Story, budget: WordBudget) -> list[str]:
     return out
 
 
-def _picture(kit: DraftKit, spec: JobSpec, story: _Story, i: int, n: int, narration: str,
-             rng: random.Random) -> str:
+def _picture(
+    kit: DraftKit, spec: JobSpec, story: _Story, i: int, n: int, narration: str, rng: random.Random
+) -> str:
     """A visual prompt: framing, subject (the scene's characters doing something, or a scene
     subject), setting, lighting, and the topic. The finisher adds the characters' looks."""
     phase = phase_at((i + 0.5) / n)

@@ -6,6 +6,7 @@ Templates use ``{hero}``, ``{ally}``, ``{rival}``, ``{name}`` (a cameo), ``{topi
 (sentence start), ``{place}``, ``{thing}``. A template whose person is not in the story is skipped,
 so hero-free kits (facts, lessons) still work when no characters are given. Templates never use
 gendered pronouns for a person, because the request's characters come without one."""
+
 from __future__ import annotations
 
 import re
@@ -36,12 +37,30 @@ class DraftKit:
     titles: tuple[str, ...]  # {T}: the topic in title case
 
     def bank(self, phase: str) -> tuple[str, ...]:
-        return {"setup": self.setup, "rising": self.rising, "climax": self.climax, "ending": self.ending}[phase]
+        return {"setup": self.setup, "rising": self.rising, "climax": self.climax, "ending": self.ending}[
+            phase
+        ]
 
 
 #: Names for an invented hero; chosen to carry no gender, since templates use no pronouns.
-HERO_NAMES: Final = ("Alex", "Sam", "Jordan", "Robin", "Casey", "Morgan", "Riley", "Avery", "Quinn", "Rowan",
-                     "Jamie", "Taylor", "Eli", "Noa", "Sasha", "Kit")
+HERO_NAMES: Final = (
+    "Alex",
+    "Sam",
+    "Jordan",
+    "Robin",
+    "Casey",
+    "Morgan",
+    "Riley",
+    "Avery",
+    "Quinn",
+    "Rowan",
+    "Jamie",
+    "Taylor",
+    "Eli",
+    "Noa",
+    "Sasha",
+    "Kit",
+)
 HERO_LOOKS: Final = (
     "a person in their thirties with short dark hair and a worn green jacket",
     "a young adult with curly red hair, freckles and a grey wool coat",
@@ -50,15 +69,41 @@ HERO_LOOKS: Final = (
     "a broad-shouldered person with a trimmed brown beard and a plaid flannel shirt",
     "a person in their fifties with silver-rimmed glasses and a brown corduroy jacket",
 )
-FRAMINGS: Final = ("wide establishing shot", "medium shot", "close-up", "low-angle shot", "over-the-shoulder shot",
-                   "high-angle shot", "medium-wide shot", "detail shot")
+FRAMINGS: Final = (
+    "wide establishing shot",
+    "medium shot",
+    "close-up",
+    "low-angle shot",
+    "over-the-shoulder shot",
+    "high-angle shot",
+    "medium-wide shot",
+    "detail shot",
+)
 #: Openers that vary a sentence when its template comes round a second time in a long script.
-RETURN_OPENERS: Final = ("Later,", "By then,", "After that,", "Even so,", "For a while,", "Still,", "In time,",
-                         "Soon,", "Once again,", "That night,", "The next day,", "Before long,")
-GENERIC_CAMEOS: Final = ("{name} was part of this story too.", "And then there was {name}.", "{name} was there.")
+RETURN_OPENERS: Final = (
+    "Later,",
+    "By then,",
+    "After that,",
+    "Even so,",
+    "For a while,",
+    "Still,",
+    "In time,",
+    "Soon,",
+    "Once again,",
+    "That night,",
+    "The next day,",
+    "Before long,",
+)
+GENERIC_CAMEOS: Final = (
+    "{name} was part of this story too.",
+    "And then there was {name}.",
+    "{name} was there.",
+)
 
-_LEADING_LOWER: Final = re.compile(r"^(?:a|an|the|why|how|what|when|where|who|which|some|our|my|your|this|that|these|"
-                                   r"those|one|every|its|their|his|her)\b")
+_LEADING_LOWER: Final = re.compile(
+    r"^(?:a|an|the|why|how|what|when|where|who|which|some|our|my|your|this|that|these|"
+    r"those|one|every|its|their|his|her)\b"
+)
 _FIELD: Final = re.compile(r"\{(\w+)\}")
 
 
@@ -77,8 +122,9 @@ def topic_phrase(topic: str) -> str:
 def title_case(topic: str, max_words: int = 8) -> str:
     small = {"a", "an", "the", "of", "in", "on", "and", "or", "to", "for", "at", "by", "with"}
     words = topic_phrase(topic).split()[:max_words]
-    return " ".join(w if w.isupper() or (i and w.lower() in small) else w[:1].upper() + w[1:]
-                    for i, w in enumerate(words))
+    return " ".join(
+        w if w.isupper() or (i and w.lower() in small) else w[:1].upper() + w[1:] for i, w in enumerate(words)
+    )
 
 
 def fields(template: str) -> set[str]:

@@ -1,4 +1,5 @@
 """Draft kits for the dark story types: scary_horror, mystery, true_crime, urban_legend."""
+
 from __future__ import annotations
 
 from typing import Final, Mapping
@@ -10,10 +11,14 @@ DARK_KITS: Final[Mapping[str, DraftKit]] = {
         hero_led=True,
         hooks={
             "low": ("This is a quiet story about {topic}, and about the things that wait in quiet places.",),
-            "medium": ("Have you ever had the feeling that a room was listening to you?",
-                       "What would you do if something knocked from the inside of a locked door?"),
+            "medium": (
+                "Have you ever had the feeling that a room was listening to you?",
+                "What would you do if something knocked from the inside of a locked door?",
+            ),
             "high": ("The footprints in the dust led into the house, and they never came back out.",),
-            "extreme": ("Do not turn around. That was the only rule, and {hero} broke it on the very first night.",),
+            "extreme": (
+                "Do not turn around. That was the only rule, and {hero} broke it on the very first night.",
+            ),
         },
         setup=(
             "{hero} had heard the stories about {topic}, but had never believed a word of them.",
@@ -31,7 +36,10 @@ DARK_KITS: Final[Mapping[str, DraftKit]] = {
             "The temperature dropped so fast that every breath hung in the air like smoke.",
             "On the wall near {place}, someone had scratched a long row of tally marks.",
             "Every night the knocking came a little earlier, and a little closer.",
-            "{hero} found old photographs, and in every one the same blurred figure stood at the back, watching.",
+            (
+                "{hero} found old photographs, and in every one the same blurred figure stood at the back,"
+                " watching."
+            ),
         ),
         climax=(
             "At midnight the house went completely silent, and then every door slammed at once.",
@@ -56,30 +64,59 @@ DARK_KITS: Final[Mapping[str, DraftKit]] = {
             "The windows reflected the room, but the reflection moved a second too late.",
             "Every shadow seemed deeper than the light allowed.",
         ),
-        beats=("Then, silence.", "Something moved.", "It was closer.", "Nobody answered.", "The knocking stopped.",
-               "The lights died."),
-        closers=("And if you listen closely tonight, you might hear it knocking too.",
-                 "Some doors are locked for a reason."),
-        cameos=("{name} had seen it too, years ago, and never forgot.",
-                "{name} was the only one who believed the stories."),
+        beats=(
+            "Then, silence.",
+            "Something moved.",
+            "It was closer.",
+            "Nobody answered.",
+            "The knocking stopped.",
+            "The lights died.",
+        ),
+        closers=(
+            "And if you listen closely tonight, you might hear it knocking too.",
+            "Some doors are locked for a reason.",
+        ),
+        cameos=(
+            "{name} had seen it too, years ago, and never forgot.",
+            "{name} was the only one who believed the stories.",
+        ),
         places=("the cellar stairs", "the upstairs landing", "the back bedroom"),
         things=("an old brass key", "a cracked hand mirror", "a child's music box"),
-        settings=("a dark narrow hallway with peeling wallpaper", "a dusty attic under sloping beams",
-                  "an overgrown garden in front of an old house", "a stone cellar with a single bare bulb"),
-        subjects=("an empty hallway with a half-open door", "a staircase disappearing into darkness",
-                  "a pale figure half hidden at the end of a corridor"),
-        actions=("holding a flashlight and looking over one shoulder", "standing frozen in a doorway",
-                 "kneeling to pick something up from the floor", "backing away from a dark staircase"),
-        light=("grey overcast light", "the last orange light of dusk", "the narrow beam of a flashlight",
-               "cold pale dawn light"),
+        settings=(
+            "a dark narrow hallway with peeling wallpaper",
+            "a dusty attic under sloping beams",
+            "an overgrown garden in front of an old house",
+            "a stone cellar with a single bare bulb",
+        ),
+        subjects=(
+            "an empty hallway with a half-open door",
+            "a staircase disappearing into darkness",
+            "a pale figure half hidden at the end of a corridor",
+        ),
+        actions=(
+            "holding a flashlight and looking over one shoulder",
+            "standing frozen in a doorway",
+            "kneeling to pick something up from the floor",
+            "backing away from a dark staircase",
+        ),
+        light=(
+            "grey overcast light",
+            "the last orange light of dusk",
+            "the narrow beam of a flashlight",
+            "cold pale dawn light",
+        ),
         titles=("What Waits in {T}", "{T}", "The Knocking: {T}"),
     ),
     "mystery": DraftKit(
         hero_led=True,
         hooks={
-            "low": ("Every mystery starts with a small thing that does not fit. This one started with {topic}.",),
-            "medium": ("How does something vanish from a locked room with no way in and no way out?",
-                       "What really happened with {topic}? Listen closely, because every clue matters."),
+            "low": (
+                "Every mystery starts with a small thing that does not fit. This one started with {topic}.",
+            ),
+            "medium": (
+                "How does something vanish from a locked room with no way in and no way out?",
+                "What really happened with {topic}? Listen closely, because every clue matters.",
+            ),
             "high": ("By nine in the morning, {thing} was gone, and everyone in the house was lying.",),
             "extreme": ("One of them was lying, and by midnight {hero} would know exactly which one.",),
         },
@@ -124,32 +161,64 @@ DARK_KITS: Final[Mapping[str, DraftKit]] = {
             "The fire had burned down to a low red glow.",
             "Everyone seemed to be watching everyone else.",
         ),
-        beats=("Nobody moved.", "A clue.", "It did not fit.", "Then, a knock.", "Someone lied.", "Think again."),
-        closers=("Sometimes the truth is hiding in the one place nobody thinks to look.",
-                 "The case was closed, but {hero} kept the last card, just in case."),
+        beats=(
+            "Nobody moved.",
+            "A clue.",
+            "It did not fit.",
+            "Then, a knock.",
+            "Someone lied.",
+            "Think again.",
+        ),
+        closers=(
+            "Sometimes the truth is hiding in the one place nobody thinks to look.",
+            "The case was closed, but {hero} kept the last card, just in case.",
+        ),
         cameos=("{name} had been in the house that night too.", "{name} knew more than anyone would admit."),
         places=("the study window", "the garden gate", "the back staircase"),
         things=("the silver locket", "the family ledger", "the painting from the hall"),
-        settings=("a wood-panelled library with tall windows", "a rain-soaked garden at night",
-                  "a cluttered study with papers on every surface", "a long dining table after dinner"),
-        subjects=("a muddy footprint on a polished floor", "a burned letter in a fireplace",
-                  "a stopped grandfather clock in a hallway"),
-        actions=("studying a clue through a magnifying glass", "standing by a rain-streaked window in thought",
-                 "facing a room full of suspects", "kneeling to examine the floor"),
-        light=("soft grey morning light", "warm lamplight", "flickering firelight", "clear golden morning light"),
+        settings=(
+            "a wood-panelled library with tall windows",
+            "a rain-soaked garden at night",
+            "a cluttered study with papers on every surface",
+            "a long dining table after dinner",
+        ),
+        subjects=(
+            "a muddy footprint on a polished floor",
+            "a burned letter in a fireplace",
+            "a stopped grandfather clock in a hallway",
+        ),
+        actions=(
+            "studying a clue through a magnifying glass",
+            "standing by a rain-streaked window in thought",
+            "facing a room full of suspects",
+            "kneeling to examine the floor",
+        ),
+        light=(
+            "soft grey morning light",
+            "warm lamplight",
+            "flickering firelight",
+            "clear golden morning light",
+        ),
         titles=("The Mystery of {T}", "{T}", "The Case of {T}"),
     ),
     "true_crime": DraftKit(
         hero_led=True,
         hooks={
-            "low": ("This is the story of {topic}, a case that still unsettles the people who lived through it.",),
+            "low": (
+                "This is the story of {topic}, a case that still unsettles the people who lived through it.",
+            ),
             "medium": ("How could a whole town miss what was happening right in front of it?",),
-            "high": ("The call came in at four in the morning, and nothing about the case would ever be simple.",),
+            "high": (
+                "The call came in at four in the morning, and nothing about the case would ever be simple.",
+            ),
             "extreme": ("The evidence was there for eleven years before anyone thought to look at it.",),
         },
         setup=(
             "The case began in a small town, the kind of place where people left their doors unlocked.",
-            "{hero} was the detective assigned to it, a careful investigator with a habit of rereading every file.",
+            (
+                "{hero} was the detective assigned to it, a careful investigator with a habit of rereading"
+                " every file."
+            ),
             "At first, {topic} looked like a simple report that would be closed within the week.",
             "Neighbours described a quiet street, regular routines, and nothing out of the ordinary.",
             "The first officers on the scene noted the time, the weather and one unlocked window.",
@@ -186,27 +255,57 @@ DARK_KITS: Final[Mapping[str, DraftKit]] = {
             "The evidence room was kept locked, its contents carefully numbered.",
             "Investigators worked late into the night, reviewing the same few hours again and again.",
         ),
-        beats=("Then, nothing.", "The trail went cold.", "Until now.", "One detail changed everything.",
-               "The clock was ticking."),
-        closers=("Some cases are solved in days. This one took patience, and the courage to look again.",
-                 "And the question that remains is how many other answers are still waiting in old files."),
-        cameos=("{name} was one of the first people investigators spoke to.",
-                "{name} would later become a key witness."),
+        beats=(
+            "Then, nothing.",
+            "The trail went cold.",
+            "Until now.",
+            "One detail changed everything.",
+            "The clock was ticking.",
+        ),
+        closers=(
+            "Some cases are solved in days. This one took patience, and the courage to look again.",
+            "And the question that remains is how many other answers are still waiting in old files.",
+        ),
+        cameos=(
+            "{name} was one of the first people investigators spoke to.",
+            "{name} would later become a key witness.",
+        ),
         places=("the parking lot behind the diner", "the county road", "the old rail yard"),
         things=("a single cassette tape", "a torn bus ticket", "a pair of muddy boots"),
-        settings=("a small-town street at dawn", "a detective's office with case files stacked high",
-                  "a quiet county road lined with bare trees", "an evidence room with numbered boxes"),
-        subjects=("a wall covered in a timeline of notes and photographs", "police tape across an empty driveway",
-                  "a box of evidence on a metal desk"),
-        actions=("reading through a thick case file at a desk", "standing at a wall of notes and photographs",
-                 "walking along a quiet road with a notebook", "sitting across a table in an interview room"),
-        light=("flat grey daylight", "harsh fluorescent light", "the blue light before dawn", "soft evening light"),
+        settings=(
+            "a small-town street at dawn",
+            "a detective's office with case files stacked high",
+            "a quiet county road lined with bare trees",
+            "an evidence room with numbered boxes",
+        ),
+        subjects=(
+            "a wall covered in a timeline of notes and photographs",
+            "police tape across an empty driveway",
+            "a box of evidence on a metal desk",
+        ),
+        actions=(
+            "reading through a thick case file at a desk",
+            "standing at a wall of notes and photographs",
+            "walking along a quiet road with a notebook",
+            "sitting across a table in an interview room",
+        ),
+        light=(
+            "flat grey daylight",
+            "harsh fluorescent light",
+            "the blue light before dawn",
+            "soft evening light",
+        ),
         titles=("The {T} Case", "{T}", "Cold Trail: {T}"),
     ),
     "urban_legend": DraftKit(
         hero_led=True,
         hooks={
-            "low": ("They tell a story in these parts about {topic}. You can decide for yourself whether to believe it.",),
+            "low": (
+                (
+                    "They tell a story in these parts about {topic}. You can decide for yourself whether to"
+                    " believe it."
+                ),
+            ),
             "medium": ("Have you heard the story about {topic}? Most people only know half of it.",),
             "high": ("They say that if you go there after midnight, you will not come back the same.",),
             "extreme": ("Everyone who broke the rule is gone, and {hero} broke it last Friday.",),
@@ -238,7 +337,10 @@ DARK_KITS: Final[Mapping[str, DraftKit]] = {
         ending=(
             "{hero} never broke the rule again, and the car never came back.",
             "Some people say it was all a trick of the light and a tired mind.",
-            "Others point out that {place} still has fresh flowers every autumn, and nobody knows who leaves them.",
+            (
+                "Others point out that {place} still has fresh flowers every autumn, and nobody knows who"
+                " leaves them."
+            ),
             "The legend is still told in town, with one new detail added at the end.",
             "And now you know the rule too.",
         ),
@@ -250,20 +352,46 @@ DARK_KITS: Final[Mapping[str, DraftKit]] = {
             "The road stretched on between the trees, pale under the moon.",
             "Somewhere far away a dog began to bark, and would not stop.",
         ),
-        beats=("Or so they say.", "Nobody knows why.", "Then the radio hissed.", "Midnight came.",
-               "Just a story. Right?"),
-        closers=("So if you ever find yourself near there after midnight, remember the rule.",
-                 "Believe it or not, but maybe do not say the name. Just in case."),
-        cameos=("{name} swears it happened exactly like this.", "{name} heard the story first, from a grandparent."),
+        beats=(
+            "Or so they say.",
+            "Nobody knows why.",
+            "Then the radio hissed.",
+            "Midnight came.",
+            "Just a story. Right?",
+        ),
+        closers=(
+            "So if you ever find yourself near there after midnight, remember the rule.",
+            "Believe it or not, but maybe do not say the name. Just in case.",
+        ),
+        cameos=(
+            "{name} swears it happened exactly like this.",
+            "{name} heard the story first, from a grandparent.",
+        ),
         places=("the old stone bridge", "the crossroads by the church", "the closed motel on the highway"),
         things=("a faded school photograph", "a single white glove", "an old silver coin"),
-        settings=("a lonely country road at night", "an old stone bridge over a dark river",
-                  "a small-town main street with closed shops", "a crossroads at the edge of the woods"),
-        subjects=("a pair of headlights in thick fog", "an empty road vanishing into the trees",
-                  "a lone streetlight flickering over a crossroads"),
-        actions=("standing on an empty road looking into the fog", "sitting in a car gripping the steering wheel",
-                 "walking across an old bridge with a flashlight", "looking into a rear-view mirror"),
-        light=("fading twilight", "moonlight through fog", "the glare of headlights", "the first grey light of morning"),
+        settings=(
+            "a lonely country road at night",
+            "an old stone bridge over a dark river",
+            "a small-town main street with closed shops",
+            "a crossroads at the edge of the woods",
+        ),
+        subjects=(
+            "a pair of headlights in thick fog",
+            "an empty road vanishing into the trees",
+            "a lone streetlight flickering over a crossroads",
+        ),
+        actions=(
+            "standing on an empty road looking into the fog",
+            "sitting in a car gripping the steering wheel",
+            "walking across an old bridge with a flashlight",
+            "looking into a rear-view mirror",
+        ),
+        light=(
+            "fading twilight",
+            "moonlight through fog",
+            "the glare of headlights",
+            "the first grey light of morning",
+        ),
         titles=("The Legend of {T}", "{T}", "Never After Midnight: {T}"),
     ),
 }

@@ -1,13 +1,17 @@
-"""Draft kits for the story types spoken to the viewer or about people: motivational, fun_facts,
-educational, comedy, drama."""
+"""Draft kits for the story types spoken to the viewer: motivational, fun_facts, educational."""
+
 from __future__ import annotations
 
 from typing import Final, Mapping
 
 from engine.script.draft_kit import DraftKit
 
-_FACT_SETTINGS: Final = ("a bright, clean studio table with objects laid out", "a sunny park with people walking",
-                         "a busy modern city street in daylight", "a close view of nature in bright daylight")
+_FACT_SETTINGS: Final = (
+    "a bright, clean studio table with objects laid out",
+    "a sunny park with people walking",
+    "a busy modern city street in daylight",
+    "a close view of nature in bright daylight",
+)
 
 TALK_KITS: Final[Mapping[str, DraftKit]] = {
     "motivational": DraftKit(
@@ -56,20 +60,39 @@ TALK_KITS: Final[Mapping[str, DraftKit]] = {
             "Small habits, repeated, build something enormous.",
         ),
         beats=("Start small.", "Keep going.", "Just begin.", "You can do this.", "One step.", "Right now."),
-        closers=("The best time to start was yesterday. The next best time is right now.",
-                 "Go. Your future self is already thanking you."),
-        cameos=("Think of {name}, who faced the same doubts and kept going.",
-                "{name} once said the first step is the only one that matters."),
+        closers=(
+            "The best time to start was yesterday. The next best time is right now.",
+            "Go. Your future self is already thanking you.",
+        ),
+        cameos=(
+            "Think of {name}, who faced the same doubts and kept going.",
+            "{name} once said the first step is the only one that matters.",
+        ),
         places=("the starting line", "the top of the hill", "the end of the road"),
         things=("a simple notebook", "an alarm clock", "a pair of running shoes"),
-        settings=("a mountain summit at sunrise", "an empty running track at dawn", "a quiet desk by a window",
-                  "an open road stretching to the horizon"),
-        subjects=("a runner on an empty road at sunrise", "a climber reaching a mountain summit",
-                  "a notebook and a cup of coffee on a desk at dawn"),
-        actions=("running along an empty road", "standing on a summit with arms raised", "working late at a desk",
-                 "tying the laces of running shoes"),
-        light=("the soft blue light before sunrise", "bright morning sunlight", "golden sunrise light",
-               "warm golden hour light"),
+        settings=(
+            "a mountain summit at sunrise",
+            "an empty running track at dawn",
+            "a quiet desk by a window",
+            "an open road stretching to the horizon",
+        ),
+        subjects=(
+            "a runner on an empty road at sunrise",
+            "a climber reaching a mountain summit",
+            "a notebook and a cup of coffee on a desk at dawn",
+        ),
+        actions=(
+            "running along an empty road",
+            "standing on a summit with arms raised",
+            "working late at a desk",
+            "tying the laces of running shoes",
+        ),
+        light=(
+            "the soft blue light before sunrise",
+            "bright morning sunlight",
+            "golden sunrise light",
+            "warm golden hour light",
+        ),
         titles=("{T}", "Start Today: {T}", "{T}: Your Next Step"),
     ),
     "fun_facts": DraftKit(
@@ -84,13 +107,22 @@ TALK_KITS: Final[Mapping[str, DraftKit]] = {
             "Let's start with the basics: {topic} is far older than most people realise.",
             "Most people walk past examples of {topic} every day without noticing.",
             "First surprising fact: the simplest things about {topic} are often the strangest.",
-            "Scientists have been studying {topic} for well over a century, and they are still finding surprises.",
+            (
+                "Scientists have been studying {topic} for well over a century, and they are still finding"
+                " surprises."
+            ),
             "{hero} once said that {topic} was the most underrated subject in the world, and here is why.",
         ),
         rising=(
-            "Here is the next one: some of the most important discoveries about {topic} happened completely by accident.",
+            (
+                "Here is the next one: some of the most important discoveries about {topic} happened"
+                " completely by accident."
+            ),
             "And it gets stranger, because the numbers involved are far bigger than you would guess.",
-            "If you lined them all up end to end, the line would stretch further than you could walk in a day.",
+            (
+                "If you lined them all up end to end, the line would stretch further than you could walk in a"
+                " day."
+            ),
             "Even experts disagree on how it first began, and the debate is still going.",
             "There is a word for it in almost every language, and some of them are wonderfully odd.",
             "People once believed the exact opposite, and the old idea lasted for hundreds of years.",
@@ -115,17 +147,33 @@ TALK_KITS: Final[Mapping[str, DraftKit]] = {
             "That is more than most people ever imagine.",
             "And nobody is completely sure why.",
         ),
-        beats=("Wild, right?", "Next fact.", "It gets better.", "True story.", "Think about it.", "Here's another."),
-        closers=("The world is stranger than we think, and that is what makes it wonderful.",
-                 "Stay curious. There is always one more fact waiting."),
+        beats=(
+            "Wild, right?",
+            "Next fact.",
+            "It gets better.",
+            "True story.",
+            "Think about it.",
+            "Here's another.",
+        ),
+        closers=(
+            "The world is stranger than we think, and that is what makes it wonderful.",
+            "Stay curious. There is always one more fact waiting.",
+        ),
         cameos=("{name} would love this next one.", "Even {name} did not know this one."),
         places=("the deep ocean", "the other side of the world", "your own kitchen"),
         things=("a single grain of sand", "a magnifying glass", "an old encyclopedia"),
         settings=_FACT_SETTINGS,
-        subjects=("a magnifying glass over a surprising detail", "a colourful close-up of the subject in nature",
-                  "a stack of old books beside a modern tablet"),
-        actions=("pointing at something surprising", "looking through a magnifying glass",
-                 "holding up an object with a curious smile", "laughing in surprise"),
+        subjects=(
+            "a magnifying glass over a surprising detail",
+            "a colourful close-up of the subject in nature",
+            "a stack of old books beside a modern tablet",
+        ),
+        actions=(
+            "pointing at something surprising",
+            "looking through a magnifying glass",
+            "holding up an object with a curious smile",
+            "laughing in surprise",
+        ),
         light=("bright clean daylight", "vivid midday sun", "bright studio light", "warm afternoon light"),
         titles=("{T}: Facts You Never Knew", "{T}", "Surprising Facts About {T}"),
     ),
@@ -172,137 +220,39 @@ TALK_KITS: Final[Mapping[str, DraftKit]] = {
             "This is the part most textbooks rush through.",
             "It is a small detail, but it makes a big difference.",
         ),
-        beats=("Simple, right?", "Step by step.", "Here's why.", "Let's check.", "Now, step three.", "Good question."),
-        closers=("Learning is just curiosity with a plan. Keep asking questions.",
-                 "Now you know. And knowing how it works is a kind of superpower."),
+        beats=(
+            "Simple, right?",
+            "Step by step.",
+            "Here's why.",
+            "Let's check.",
+            "Now, step three.",
+            "Good question.",
+        ),
+        closers=(
+            "Learning is just curiosity with a plan. Keep asking questions.",
+            "Now you know. And knowing how it works is a kind of superpower.",
+        ),
         cameos=("{name} has a good example of this.", "Let's see how {name} would explain it."),
         places=("the classroom", "the workshop", "the laboratory"),
         things=("a simple diagram", "a notebook", "a small model"),
-        settings=("a bright classroom with a large window", "a tidy workshop with tools on the wall",
-                  "a modern laboratory with glassware", "a wooden desk with books and a lamp"),
-        subjects=("hands demonstrating with simple objects on a table", "a tidy workbench with labelled parts",
-                  "a teacher pointing at a model on a desk"),
-        actions=("explaining with open hands", "writing in a notebook", "building a small model on a table",
-                 "looking closely at an experiment"),
+        settings=(
+            "a bright classroom with a large window",
+            "a tidy workshop with tools on the wall",
+            "a modern laboratory with glassware",
+            "a wooden desk with books and a lamp",
+        ),
+        subjects=(
+            "hands demonstrating with simple objects on a table",
+            "a tidy workbench with labelled parts",
+            "a teacher pointing at a model on a desk",
+        ),
+        actions=(
+            "explaining with open hands",
+            "writing in a notebook",
+            "building a small model on a table",
+            "looking closely at an experiment",
+        ),
         light=("bright even daylight", "warm desk lamp light", "clean bright light", "soft afternoon light"),
         titles=("{T}, Explained", "How {T} Works", "{T}"),
-    ),
-    "comedy": DraftKit(
-        hero_led=True,
-        hooks={
-            "low": ("This is the story of {topic}, and of a plan that was supposed to be simple.",),
-            "medium": ("What is the worst that could happen? Famous last words.",),
-            "high": ("By noon, the kitchen was on fire, the dog was wearing a tie, and {hero} was still smiling.",),
-            "extreme": ("Everything went wrong. Everything. And it all started with {topic}.",),
-        },
-        setup=(
-            "{hero} had a plan, and it was a very good plan, at least on paper.",
-            "The plan involved {topic}, a free afternoon and absolutely no surprises.",
-            "{ally} said it was a terrible idea, which only made {hero} more determined.",
-            "Step one went perfectly, which should have been the first warning.",
-            "{hero} bought {thing}, just in case, because you never know.",
-        ),
-        rising=(
-            "Step two went slightly less perfectly.",
-            "{hero} decided to fix the small problem, and created a medium-sized problem instead.",
-            "The neighbour's cat wandered in, took one look around and left immediately.",
-            "{ally} arrived, saw the mess and quietly backed out of the room.",
-            "The instructions, it turned out, had been upside down the whole time.",
-            "{hero} tried to fix the medium-sized problem, and it became a large problem.",
-            "Somehow, {thing} ended up on the roof.",
-        ),
-        climax=(
-            "At the worst possible moment, {rival} knocked on the door for a surprise visit.",
-            "{hero} smiled, said everything was under control, and the smoke alarm went off.",
-            "The fire brigade arrived, and the cat came back to watch.",
-            "In the chaos, {thing} fell off the roof and landed exactly where it was needed.",
-        ),
-        ending=(
-            "Somehow, against all odds, the plan worked.",
-            "{rival} was so impressed that a second visit was booked for next week.",
-            "{hero} sat down, covered in flour, and declared it a complete success.",
-            "{ally} took a photo, for evidence.",
-            "And the cat has not come back since.",
-        ),
-        details=(
-            "The kitchen looked like a small tornado had passed through.",
-            "There was glitter in places glitter should never be.",
-            "Somewhere, a dog was barking with great enthusiasm.",
-            "Nothing smelled quite right, and nobody wanted to ask why.",
-            "The clock ticked loudly, almost as if it were laughing.",
-        ),
-        beats=("Oops.", "That went well.", "Not great.", "Then, a crash.", "Classic.", "Of course."),
-        closers=("And the lesson? Always read the instructions. The right way up.",
-                 "Next week, {hero} has an even better plan. What could possibly go wrong?"),
-        cameos=("{name} wandered in, looked around, and wandered straight back out.",
-                "{name} offered to help, which made things worse."),
-        places=("the back garden", "the kitchen", "the garage"),
-        things=("a very large inflatable flamingo", "a rubber chicken", "a ten-litre tub of glitter"),
-        settings=("a messy suburban kitchen covered in flour", "a cluttered garage full of odd objects",
-                  "a sunny back garden with a wobbly ladder", "a tidy living room just before disaster"),
-        subjects=("an inflatable flamingo stuck on a roof", "a kitchen covered in flour and glitter",
-                  "a cat staring unimpressed at a mess"),
-        actions=("grinning nervously in the middle of a mess", "balancing on a wobbly ladder",
-                 "holding a smoking frying pan", "throwing both hands up in surprise"),
-        light=("bright cheerful daylight", "warm afternoon sun", "flashing red and blue lights", "soft evening light"),
-        titles=("{T}: What Could Go Wrong?", "{T}", "The {T} Disaster"),
-    ),
-    "drama": DraftKit(
-        hero_led=True,
-        hooks={
-            "low": ("Some stories are quiet. This one is about {topic}, and the people it brought together.",),
-            "medium": ("What do you do when the person you trust most asks you to choose?",),
-            "high": ("The letter had been sitting unopened for three days, and {hero} already knew what it said.",),
-            "extreme": ("After ten years of silence, {hero} picked up the phone, and everything fell apart.",),
-        },
-        setup=(
-            "{hero} had spent years building a careful, ordinary life.",
-            "Everything about {topic} had been settled long ago, or so it seemed.",
-            "{ally} and {hero} had been close once, before the argument nobody talked about.",
-            "The family gathered every autumn in the old house, and every autumn the same chair stayed empty.",
-            "{hero} kept {thing} in a drawer and never explained why.",
-        ),
-        rising=(
-            "Then the news arrived, and the careful life began to crack.",
-            "{ally} asked for help, and {hero} said no before thinking.",
-            "Old words came back, sharper than they had been the first time.",
-            "{rival} made it clear there would be a price for staying silent.",
-            "{hero} sat in the car outside the house for an hour, unable to go in.",
-            "Every conversation ended with a door closing a little too hard.",
-            "Late at night, {hero} took out {thing} and finally remembered the whole story.",
-        ),
-        climax=(
-            "In the kitchen, with the rain against the windows, everything was finally said out loud.",
-            "{hero} had to choose between being right and being together.",
-            "{ally} stopped at the door, and for a long moment neither of them moved.",
-            "The choice was made, and it was the hardest thing {hero} had ever done.",
-        ),
-        ending=(
-            "Not everything was fixed, but something had started to heal.",
-            "That autumn, for the first time in years, every chair at the table was full.",
-            "{hero} put {thing} on the shelf, where everyone could see it.",
-            "Some wounds close slowly, and that is all right.",
-        ),
-        details=(
-            "Rain tapped softly on the windows.",
-            "The old house creaked and settled in the evening cold.",
-            "A kettle boiled in the kitchen, and nobody moved to take it off.",
-            "The silence between them said more than words could.",
-            "Outside, the streetlights came on one by one.",
-        ),
-        beats=("Nobody spoke.", "Then, a breath.", "It hurt.", "Not yet.", "Silence.", "Finally."),
-        closers=("Sometimes the bravest thing we can do is simply come home.",
-                 "And the empty chair was empty no longer."),
-        cameos=("{name} had always tried to keep the peace.", "{name} saw everything and said nothing, for years."),
-        places=("the old family house", "the hospital corridor", "the kitchen table"),
-        things=("an old photograph", "a folded letter", "a wedding ring"),
-        settings=("a warm family kitchen on a rainy evening", "a quiet hospital corridor",
-                  "an old family house at dusk", "a car parked outside a house in the rain"),
-        subjects=("rain running down a window at evening", "an empty chair at a set dinner table",
-                  "a folded letter on a kitchen table"),
-        actions=("sitting alone at a kitchen table", "standing in a doorway, hesitating",
-                 "looking out of a rain-streaked window", "holding an old photograph"),
-        light=("soft grey daylight", "warm low lamplight", "cold blue evening light", "golden morning light"),
-        titles=("{T}", "The Empty Chair", "Coming Home: {T}"),
     ),
 }

@@ -1,4 +1,5 @@
 """Draft kits for the story types of wonder: sci_fi, fantasy, history, bedtime."""
+
 from __future__ import annotations
 
 from typing import Final, Mapping
@@ -10,9 +11,13 @@ WONDER_KITS: Final[Mapping[str, DraftKit]] = {
         hero_led=True,
         hooks={
             "low": ("In a future not so far from ours, {topic} had become part of everyday life.",),
-            "medium": ("What would you give up to live forever? In this future, everyone had to answer.",
-                       "What if {topic} was not the end of the world, but the start of a new one?"),
-            "high": ("The signal arrived at exactly three in the morning, and it was addressed to {hero} by name.",),
+            "medium": (
+                "What would you give up to live forever? In this future, everyone had to answer.",
+                "What if {topic} was not the end of the world, but the start of a new one?",
+            ),
+            "high": (
+                "The signal arrived at exactly three in the morning, and it was addressed to {hero} by name.",
+            ),
             "extreme": ("In nine minutes, the station would lose all power, and only {hero} knew why.",),
         },
         setup=(
@@ -54,21 +59,44 @@ WONDER_KITS: Final[Mapping[str, DraftKit]] = {
             "Outside, the stars did not twinkle; they simply burned.",
             "Every surface was clean, smooth and cold to the touch.",
         ),
-        beats=("Signal lost.", "Then, static.", "Nobody answered.", "The screens flickered.", "Ten seconds.",
-               "It was listening."),
-        closers=("The future is not something that happens to us. It is something we choose.",
-                 "Somewhere out there, the signal is still repeating."),
+        beats=(
+            "Signal lost.",
+            "Then, static.",
+            "Nobody answered.",
+            "The screens flickered.",
+            "Ten seconds.",
+            "It was listening.",
+        ),
+        closers=(
+            "The future is not something that happens to us. It is something we choose.",
+            "Somewhere out there, the signal is still repeating.",
+        ),
         cameos=("{name} had designed half the systems on the station.", "{name} was the first to notice."),
         places=("the sealed research deck", "the reactor ring", "the old communications array"),
         things=("a scratched wristwatch", "a paper photograph", "a handwritten notebook"),
-        settings=("a sleek space station corridor with curved white walls", "a control room full of glowing screens",
-                  "a futuristic city skyline at night", "a window looking down on Earth from orbit"),
-        subjects=("a vast planet seen through a station window", "rows of glowing screens in an empty control room",
-                  "a city of towers under a violet sky"),
-        actions=("floating in zero gravity beside a control panel", "staring at a glowing screen",
-                 "walking down a long white corridor", "pressing a hand against a cold window"),
-        light=("cool blue screen light", "flashing amber warning lights", "harsh white emergency light",
-               "soft sunrise over the planet's edge"),
+        settings=(
+            "a sleek space station corridor with curved white walls",
+            "a control room full of glowing screens",
+            "a futuristic city skyline at night",
+            "a window looking down on Earth from orbit",
+        ),
+        subjects=(
+            "a vast planet seen through a station window",
+            "rows of glowing screens in an empty control room",
+            "a city of towers under a violet sky",
+        ),
+        actions=(
+            "floating in zero gravity beside a control panel",
+            "staring at a glowing screen",
+            "walking down a long white corridor",
+            "pressing a hand against a cold window",
+        ),
+        light=(
+            "cool blue screen light",
+            "flashing amber warning lights",
+            "harsh white emergency light",
+            "soft sunrise over the planet's edge",
+        ),
         titles=("{T}", "Signal: {T}", "After {T}"),
     ),
     "fantasy": DraftKit(
@@ -97,7 +125,10 @@ WONDER_KITS: Final[Mapping[str, DraftKit]] = {
             "Each mile, {thing} grew warmer and brighter, as if it knew the way.",
         ),
         climax=(
-            "At the top of the mountain, the ancient gate stood open, and beyond it waited the heart of the magic.",
+            (
+                "At the top of the mountain, the ancient gate stood open, and beyond it waited the heart of"
+                " the magic."
+            ),
             "{rival} stepped from the shadows, demanding {thing} for a darker purpose.",
             "{hero} raised {thing}, and light poured out across the mountainside.",
             "The price of the spell was clear now, and {hero} paid it without hesitation.",
@@ -118,20 +149,46 @@ WONDER_KITS: Final[Mapping[str, DraftKit]] = {
             "The air tasted of pine, rain and something like lightning.",
             "Fireflies drifted through the dusk like tiny lanterns.",
         ),
-        beats=("The ground trembled.", "Magic stirred.", "Then, wings.", "The gate opened.", "A price, always."),
-        closers=("And that is how the magic came back, and what it cost to bring it home.",
-                 "Some say the dragon still watches from the mountain, waiting for the next hero."),
-        cameos=("{name} joined the quest at the river crossing.", "{name} had once been a knight of the old kingdom."),
+        beats=(
+            "The ground trembled.",
+            "Magic stirred.",
+            "Then, wings.",
+            "The gate opened.",
+            "A price, always.",
+        ),
+        closers=(
+            "And that is how the magic came back, and what it cost to bring it home.",
+            "Some say the dragon still watches from the mountain, waiting for the next hero.",
+        ),
+        cameos=(
+            "{name} joined the quest at the river crossing.",
+            "{name} had once been a knight of the old kingdom.",
+        ),
         places=("the Whispering Wood", "the Valley of Stones", "the ruined tower of the old kings"),
         things=("a glowing blue stone", "an ancient silver sword", "a map that redrew itself"),
-        settings=("an ancient misty forest with enormous trees", "a stone village at the foot of great mountains",
-                  "a ruined castle on a cliff", "a mountain pass under a stormy sky"),
-        subjects=("a dragon circling over distant mountains", "an ancient stone gate glowing with runes",
-                  "a winding road through a magical forest"),
-        actions=("holding up a glowing artefact", "walking along a forest path with a walking staff",
-                 "standing at the edge of a cliff looking out", "kneeling beside a campfire"),
-        light=("soft morning sunlight through leaves", "golden hour light", "stormy light with flashes of lightning",
-               "warm sunrise light"),
+        settings=(
+            "an ancient misty forest with enormous trees",
+            "a stone village at the foot of great mountains",
+            "a ruined castle on a cliff",
+            "a mountain pass under a stormy sky",
+        ),
+        subjects=(
+            "a dragon circling over distant mountains",
+            "an ancient stone gate glowing with runes",
+            "a winding road through a magical forest",
+        ),
+        actions=(
+            "holding up a glowing artefact",
+            "walking along a forest path with a walking staff",
+            "standing at the edge of a cliff looking out",
+            "kneeling beside a campfire",
+        ),
+        light=(
+            "soft morning sunlight through leaves",
+            "golden hour light",
+            "stormy light with flashes of lightning",
+            "warm sunrise light",
+        ),
         titles=("The Quest for {T}", "{T}", "The Last Magic of {T}"),
     ),
     "history": DraftKit(
@@ -140,7 +197,9 @@ WONDER_KITS: Final[Mapping[str, DraftKit]] = {
             "low": ("To understand {topic}, we have to go back to a world very different from our own.",),
             "medium": ("How did {topic} change the world, and why do so few people know the full story?",),
             "high": ("In a single day, everything people believed about {topic} was turned upside down.",),
-            "extreme": ("It should have been impossible, and yet it happened, and the world has never been the same.",),
+            "extreme": (
+                "It should have been impossible, and yet it happened, and the world has never been the same.",
+            ),
         },
         setup=(
             "The world before {topic} moved at the pace of horses and sailing ships.",
@@ -181,35 +240,77 @@ WONDER_KITS: Final[Mapping[str, DraftKit]] = {
             "Church bells marked the hours, as they had for centuries.",
             "People wore their best clothes to hear important news.",
         ),
-        beats=("Nobody expected it.", "Then came the news.", "Everything changed.", "The bells rang.",
-               "History turned."),
-        closers=("History is not just what happened. It is the story of why it still matters.",
-                 "And that is how a few days in a crowded city changed the world."),
-        cameos=("{name} was one of the many who witnessed those days.", "{name} left behind letters we can still read."),
+        beats=(
+            "Nobody expected it.",
+            "Then came the news.",
+            "Everything changed.",
+            "The bells rang.",
+            "History turned.",
+        ),
+        closers=(
+            "History is not just what happened. It is the story of why it still matters.",
+            "And that is how a few days in a crowded city changed the world.",
+        ),
+        cameos=(
+            "{name} was one of the many who witnessed those days.",
+            "{name} left behind letters we can still read.",
+        ),
         places=("the harbour town", "the old market square", "the northern border"),
         things=("a signed proclamation", "a worn leather satchel", "a brass pocket compass"),
-        settings=("a crowded cobblestone market square in an old city", "a candlelit government office with maps",
-                  "a busy harbour with wooden sailing ships", "a grand hall with tall windows and banners"),
-        subjects=("a crowd gathered in an old town square", "a map spread across a wooden table with candles",
-                  "wooden sailing ships in a busy harbour"),
-        actions=("writing by candlelight at a wooden desk", "riding a horse through a city gate",
-                 "standing in a crowd listening", "reading a letter by a window"),
+        settings=(
+            "a crowded cobblestone market square in an old city",
+            "a candlelit government office with maps",
+            "a busy harbour with wooden sailing ships",
+            "a grand hall with tall windows and banners",
+        ),
+        subjects=(
+            "a crowd gathered in an old town square",
+            "a map spread across a wooden table with candles",
+            "wooden sailing ships in a busy harbour",
+        ),
+        actions=(
+            "writing by candlelight at a wooden desk",
+            "riding a horse through a city gate",
+            "standing in a crowd listening",
+            "reading a letter by a window",
+        ),
         light=("pale winter daylight", "warm candlelight", "bright midday sun", "golden evening light"),
         titles=("{T}", "The Day of {T}", "{T}: The Untold Story"),
     ),
     "bedtime": DraftKit(
         hero_led=True,
         hooks={
-            "low": ("Once upon a time, when the moon was round and the night was soft, there was a story about {topic}.",),
+            "low": (
+                (
+                    "Once upon a time, when the moon was round and the night was soft, there was a story"
+                    " about {topic}."
+                ),
+            ),
             "medium": ("Do you know what the stars whisper to each other when everyone is asleep?",),
-            "high": ("Tonight, something wonderful was about to happen, and it began with a tiny knock at the window.",),
-            "extreme": ("Get cosy and listen closely, because tonight's adventure starts right now, in your very own room.",),
+            "high": (
+                (
+                    "Tonight, something wonderful was about to happen, and it began with a tiny knock at the"
+                    " window."
+                ),
+            ),
+            "extreme": (
+                (
+                    "Get cosy and listen closely, because tonight's adventure starts right now, in your very"
+                    " own room."
+                ),
+            ),
         },
         setup=(
-            "In a little house at the edge of a sleepy village lived {hero}, who loved stories more than anything.",
+            (
+                "In a little house at the edge of a sleepy village lived {hero}, who loved stories more than"
+                " anything."
+            ),
             "Every evening, {hero} watched the sky turn from gold to pink to the deepest blue.",
             "One night, a small silver light floated down and settled on the windowsill.",
-            "It was a friendly little star who had lost the way home, and {ally} came to the window to see it too.",
+            (
+                "It was a friendly little star who had lost the way home, and {ally} came to the window to"
+                " see it too."
+            ),
             "{hero} tucked {thing} under one arm and opened the window wide.",
             "The whole village was quiet, and the crickets sang a slow, sleepy song.",
         ),
@@ -243,18 +344,39 @@ WONDER_KITS: Final[Mapping[str, DraftKit]] = {
             "Everything smelled of clover, warm bread and clean sheets.",
         ),
         beats=("Slowly, softly.", "All was well.", "Hush now.", "The night was calm.", "Sleepy and warm."),
-        closers=("Goodnight, little star. Goodnight, moon. And goodnight to you.",
-                 "And everyone slept soundly, until morning."),
-        cameos=("{name} came along too, yawning a big sleepy yawn.", "{name} waved from a cosy window as they passed."),
+        closers=(
+            "Goodnight, little star. Goodnight, moon. And goodnight to you.",
+            "And everyone slept soundly, until morning.",
+        ),
+        cameos=(
+            "{name} came along too, yawning a big sleepy yawn.",
+            "{name} waved from a cosy window as they passed.",
+        ),
         places=("the silver meadow", "the whispering willows", "the quiet pond"),
         things=("a soft blue blanket", "a little lantern", "a knitted teddy bear"),
-        settings=("a cosy bedroom with a window open to the night sky", "a moonlit meadow full of fireflies",
-                  "a sleepy village of little houses under the stars", "a gentle hill under a huge round moon"),
-        subjects=("a small glowing star on a windowsill", "a wise old owl in an oak tree at night",
-                  "fireflies floating over a quiet pond"),
-        actions=("floating gently above the rooftops", "holding a little lantern in the dark",
-                 "tucked up in bed and smiling", "walking barefoot through soft grass"),
-        light=("warm lamplight", "soft silver moonlight", "the gentle glow of fireflies", "the faint blue of a starry night"),
+        settings=(
+            "a cosy bedroom with a window open to the night sky",
+            "a moonlit meadow full of fireflies",
+            "a sleepy village of little houses under the stars",
+            "a gentle hill under a huge round moon",
+        ),
+        subjects=(
+            "a small glowing star on a windowsill",
+            "a wise old owl in an oak tree at night",
+            "fireflies floating over a quiet pond",
+        ),
+        actions=(
+            "floating gently above the rooftops",
+            "holding a little lantern in the dark",
+            "tucked up in bed and smiling",
+            "walking barefoot through soft grass",
+        ),
+        light=(
+            "warm lamplight",
+            "soft silver moonlight",
+            "the gentle glow of fireflies",
+            "the faint blue of a starry night",
+        ),
         titles=("{T}", "The Little Star and {T}", "A Sleepy Tale of {T}"),
     ),
 }

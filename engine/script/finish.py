@@ -1,6 +1,7 @@
 """The last step of both writers: speakable narration, one character sheet (the request's
 characters first, with their own names and traits), the characters present in each scene, and
 image prompts that carry those characters' looks. Deterministic: no model involved."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -46,10 +47,7 @@ def merge_sheet(requested: Sequence[Character], proposed: Iterable[Character]) -
 def present_in(scene: DraftScene, narration: str, sheet: Sequence[Character]) -> tuple[Character, ...]:
     """Sheet characters the scene declares or its narration names, in sheet order."""
     declared = [d for d in scene.characters if d.strip()]
-    return tuple(
-        c for c in sheet
-        if any(same_person(c.name, d) for d in declared) or mentions(narration, c)
-    )
+    return tuple(c for c in sheet if any(same_person(c.name, d) for d in declared) or mentions(narration, c))
 
 
 def finish(title: str, sheet: Sequence[Character], scenes: Sequence[DraftScene], source: str) -> Script:
@@ -58,6 +56,8 @@ def finish(title: str, sheet: Sequence[Character], scenes: Sequence[DraftScene],
         narration = speakable(scene.narration)
         present = present_in(scene, narration, sheet)
         prompt = with_looks(visual_prompt(scene.image_prompt), present)
-        finished.append(Scene(narration=narration, image_prompt=prompt, characters=tuple(c.name for c in present)))
+        finished.append(
+            Scene(narration=narration, image_prompt=prompt, characters=tuple(c.name for c in present))
+        )
     clean_title = speakable(title).rstrip(".") or "Untitled story"
     return Script(title=clean_title, scenes=tuple(finished), characters=tuple(sheet), source=source)

@@ -5,11 +5,13 @@ milliseconds per token on a 128k-262k vocabulary (more than the GPU spends on th
 and dominates generation on a CPU. This logits processor does what llama.cpp's own samplers do
 instead: it takes the ``top_k`` most likely tokens, asks the grammar which of them are allowed,
 samples among those (temperature, top-p), and only when none is allowed widens the search (2048,
-then 32768 most likely tokens) before checking the full vocabulary. It then masks every other token, so the model's own sampler can only take the chosen
-one, and advances the grammar with it. The result obeys the grammar exactly like ``grammar=``.
+then 32768 most likely tokens) before checking the full vocabulary. It then masks every other
+token, so the model's own sampler can only take the chosen one, and advances the grammar with it.
+The result obeys the grammar exactly like ``grammar=``.
 
 The grammar is llama.cpp's own sampler (``llama_sampler_init_grammar``) from the GBNF that
 llama-cpp-python builds from a JSON schema."""
+
 from __future__ import annotations
 
 import ctypes
@@ -26,8 +28,16 @@ _TOKEN_DATA = np.dtype([("id", np.intc), ("logit", np.single), ("p", np.single)]
 class GrammarFirst:
     """A llama-cpp-python logits processor enforcing ``schema``; close() it after the answer."""
 
-    def __init__(self, llm: Any, schema: dict[str, Any], *, seed: int, temperature: float = 0.8,
-                 top_k: int = 40, top_p: float = 0.95) -> None:
+    def __init__(
+        self,
+        llm: Any,
+        schema: dict[str, Any],
+        *,
+        seed: int,
+        temperature: float = 0.8,
+        top_k: int = 40,
+        top_p: float = 0.95,
+    ) -> None:
         import llama_cpp
         from llama_cpp.llama_grammar import json_schema_to_gbnf
 
@@ -56,8 +66,10 @@ class GrammarFirst:
             self.full_checks += 1
             allowed = self._allowed(np.arange(logits.size, dtype=np.intc), logits)
         if allowed.size == 0:
-            raise ModelFailed("The answer grammar allows no next token; the schema and the model's vocabulary "
-                              "do not fit together.")
+            raise ModelFailed(
+                "The answer grammar allows no next token; the schema and the model's vocabulary "
+                "do not fit together."
+            )
         token = self._choose(allowed, logits[allowed])
         self._lib.llama_sampler_accept(self._sampler, int(token))
         out = np.full_like(logits, -np.inf)
@@ -70,7 +82,9 @@ class GrammarFirst:
         data["logit"] = logits
         array = self._lib.llama_token_data_array(
             data=data.ctypes.data_as(ctypes.POINTER(self._lib.llama_token_data)),
-            size=ids.size, selected=-1, sorted=False,
+            size=ids.size,
+            selected=-1,
+            sorted=False,
         )
         self._lib.llama_sampler_apply(self._sampler, ctypes.byref(array))
         return ids[np.isfinite(data["logit"])]

@@ -1,5 +1,6 @@
 """Craft notes for the language model: what each story type sounds like and how it is built, how
 hard the opening hits (hook intensity) and how fast it moves (pacing)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -122,22 +123,32 @@ STORY_GUIDES: Final[Mapping[str, StoryGuide]] = {
 
 HOOKS: Final[Mapping[HookIntensity, str]] = {
     HookIntensity.LOW: "Open calmly: set the scene and invite the listener in; no shock, no question.",
-    HookIntensity.MEDIUM: "Open with an intriguing question or a curious detail that makes the listener "
-    "want the answer.",
-    HookIntensity.HIGH: "Open in the middle of the action or with a startling statement in the first "
-    "sentence; promise a payoff.",
-    HookIntensity.EXTREME: "Open with the most shocking, urgent line of the whole story in the first five "
-    "words, then a cliffhanger promise; no slow introduction at all.",
+    HookIntensity.MEDIUM: (
+        "Open with an intriguing question or a curious detail that makes the listener want the answer."
+    ),
+    HookIntensity.HIGH: (
+        "Open in the middle of the action or with a startling statement in the first "
+        "sentence; promise a payoff."
+    ),
+    HookIntensity.EXTREME: (
+        "Open with the most shocking, urgent line of the whole story in the first five "
+        "words, then a cliffhanger promise; no slow introduction at all."
+    ),
 }
 
 PACING: Final[Mapping[Pacing, str]] = {
-    Pacing.SLOW: "Slow pacing: long flowing sentences (about 18-25 words), rich description, one event per "
-    "scene.",
+    Pacing.SLOW: (
+        "Slow pacing: long flowing sentences (about 18-25 words), rich description, one event per scene."
+    ),
     Pacing.MODERATE: "Moderate pacing: medium sentences (about 12-18 words), one or two events per scene.",
-    Pacing.DYNAMIC: "Dynamic pacing: vary sentence length, mixing short punchy lines with longer ones; two "
-    "events per scene.",
-    Pacing.FAST: "Fast pacing: short sentences (about 5-10 words), something new happens in every "
-    "sentence, two or three events per scene.",
+    Pacing.DYNAMIC: (
+        "Dynamic pacing: vary sentence length, mixing short punchy lines with longer ones; two "
+        "events per scene."
+    ),
+    Pacing.FAST: (
+        "Fast pacing: short sentences (about 5-10 words), something new happens in every "
+        "sentence, two or three events per scene."
+    ),
 }
 
 

@@ -1,5 +1,6 @@
 """How many words a script should have, how they spread over the scenes, and trimming an
 over-long script back into range at sentence boundaries."""
+
 from __future__ import annotations
 
 import math
@@ -41,7 +42,9 @@ class WordBudget:
         return self.low <= words <= self.high
 
 
-def word_budget(num_scenes: int, duration_minutes: float, words_per_minute: float = DEFAULT_WPM) -> WordBudget:
+def word_budget(
+    num_scenes: int, duration_minutes: float, words_per_minute: float = DEFAULT_WPM
+) -> WordBudget:
     if num_scenes < 1:
         raise ValueError(f"num_scenes must be at least 1, got {num_scenes}")
     if duration_minutes <= 0 or words_per_minute <= 0:
@@ -73,8 +76,8 @@ def trim_to_budget(narrations: list[str], budget: WordBudget) -> list[str]:
             if len(parts) < 2 or excess[i] <= 0:
                 continue
             last = word_count(parts[-1])
-            if total - last < budget.low:
-                continue
+            if total - last < budget.low or word_count(out[i]) - last < 0.6 * budget.scene_targets[i]:
+                continue  # keep the total in range and the scenes balanced
             out[i] = " ".join(parts[:-1])
             total -= last
             changed = True

@@ -7,22 +7,35 @@ number of times. Scenes that come out short are continued, a bounded number of r
 that is over its budget is trimmed at sentence boundaries, so the final word count lands within
 ±10% of the target or the job fails with a clear error. The model is loaded for the stage and
 released after it unless ``keep_loaded``."""
+
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 import math
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Final, Sequence, TypeVar
+from typing import Any, Callable, Sequence, TypeVar
 
 from engine.contracts import Progress, Script
 from engine.errors import ModelFailed
 from engine.script import llama_prompts as prompts
 from engine.script import llama_runtime as runtime
 from engine.script import llama_schema as shapes
+from engine.script.llama_plan import (
+    CALL_WORDS,
+    SCENE_OVERHEAD,
+    TOKENS_PER_WORD,
+    CallPlan,
+    TokenMeter,
+    answer_tokens,
+    groups,
+    plan_calls,
+    scene_label,
+)
 from engine.script.finish import DraftScene, finish, merge_sheet
 from engine.script.length import WordBudget, trim_to_budget, word_budget
 from engine.script.speakable import speakable, word_count
@@ -31,91 +44,22 @@ from engine.spec import JobSpec
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-#: Narration words asked for in one answer; long scripts are written in several.
-CALL_WORDS: Final = 900
-#: Scenes per answer at most (long answers drift), and scenes a one-answer script may have.
-BATCH_SCENES: Final = 10
-#: Expected tokens per narration word, and the most we allow before calling an answer runaway.
-TOKENS_PER_WORD: Final = 1.4
-MAX_TOKENS_PER_WORD: Final = 2.5
-#: Tokens of JSON and image prompt around each scene's narration (expected, most).
-SCENE_OVERHEAD: Final = (60, 160)
-INSTRUCTION_TOKENS: Final = 1400
-#: Tokens for a title and character sheet, at most.
-SHEET_TOKENS: Final = 600
-
-
-@dataclass(frozen=True)
-class CallPlan:
-    """How a job is split into answers, and the context and token counts that follows."""
-
-    single: bool
-    batches: tuple[tuple[int, int], ...]  # [start, stop) scene ranges, written after the outline
-    first_words: tuple[int, ...]  # words asked for per scene in the first pass
-    n_ctx: int
-    expected_tokens: float
-
-
-def answer_tokens(words: int, scenes: int) -> int:
-    """The most tokens an answer with ``words`` narration words over ``scenes`` scenes may take."""
-    return int(words * shapes.OVERRUN * MAX_TOKENS_PER_WORD + scenes * SCENE_OVERHEAD[1] + SHEET_TOKENS)
-
-
-def plan_calls(budget: WordBudget, *, call_words: int = CALL_WORDS, n_ctx: int | None = None) -> CallPlan:
-    first = tuple(min(w, call_words) for w in budget.scene_targets)
-    n = len(first)
-    single = sum(first) <= call_words and n <= BATCH_SCENES
-    batches: list[tuple[int, int]] = []
-    if not single:
-        start = 0
-        while start < n:
-            stop, words = start, 0
-            while stop < n and stop - start < BATCH_SCENES and (stop == start or words + first[stop] <= call_words):
-                words += first[stop]
-                stop += 1
-            batches.append((start, stop))
-            start = stop
-    groups = [(0, n)] if single else batches
-    first_pass = max(answer_tokens(sum(first[a:b]), b - a) for a, b in groups)
-    more = answer_tokens(min(call_words, budget.target), min(n, BATCH_SCENES)) + min(n, BATCH_SCENES) * prompts.TAIL_WORDS * 2
-    outline = 0 if single else n * 120 + SHEET_TOKENS  # written once, then shown (shorter) to every batch
-    needed = INSTRUCTION_TOKENS + outline + max(first_pass, more) + prompts.ECHO_CHARS // 2
-    ctx = n_ctx or min(32768, max(2048, int(math.ceil(needed / 512.0)) * 512))
-    expected = budget.target * TOKENS_PER_WORD + n * SCENE_OVERHEAD[0] + (0 if single else n * 45 + 100)
-    return CallPlan(single, tuple(batches), first, ctx, expected)
-
-
-@dataclass
-class TokenMeter:
-    """Progress by tokens generated against the expected count; cancellation between tokens."""
-
-    progress: Progress
-    expected: float
-    done: int = 0
-    label: Callable[[str], str] = field(default=lambda text: "Writing the script")
-    _answer: list[str] = field(default_factory=list)
-
-    def start(self, label: Callable[[str], str]) -> None:
-        self.label, self._answer = label, []
-
-    def piece(self, text: str) -> None:
-        self.progress.check_cancelled()
-        self.done += 1
-        self._answer.append(text)
-        if self.done % 4 == 0:
-            fraction = 0.05 + 0.9 * min(1.0, self.done / max(1.0, self.expected))
-            self.progress(fraction, self.label("".join(self._answer)))
-
-    def expect_more(self, tokens: float) -> None:
-        self.expected += tokens
-
 
 class LlamaWriter:
     """ScriptWriter on a local GGUF model (llama-cpp-python)."""
 
-    def __init__(self, model_path: Path, *, n_gpu_layers: int | None = None, chat_format: str | None = None,
-                 n_ctx: int | None = None, keep_loaded: bool = False, max_retries: int = 2,
-                 n_threads: int | None = None, call_words: int = CALL_WORDS) -> None:
+    def __init__(
+        self,
+        model_path: Path,
+        *,
+        n_gpu_layers: int | None = None,
+        chat_format: str | None = None,
+        n_ctx: int | None = None,
+        keep_loaded: bool = False,
+        max_retries: int = 2,
+        n_threads: int | None = None,
+        call_words: int = CALL_WORDS,
+    ) -> None:
         self.model_path = Path(model_path)
         self.n_gpu_layers = n_gpu_layers
         self.chat_format = chat_format
@@ -145,8 +89,15 @@ class LlamaWriter:
             finally:
                 if not self.keep_loaded:
                     self._drop(loaded)
-        log.info("llama script: %s, %d scenes, %d words (target %d), %d tokens in %.1fs", spec.story_type,
-                 len(script.scenes), script.word_count, budget.target, meter.done, time.monotonic() - started)
+        log.info(
+            "llama script: %s, %d scenes, %d words (target %d), %d tokens in %.1fs",
+            spec.story_type,
+            len(script.scenes),
+            script.word_count,
+            budget.target,
+            meter.done,
+            time.monotonic() - started,
+        )
         progress(1.0, f"Script ready: {len(script.scenes)} scenes, {script.word_count} words")
         return script
 
@@ -157,14 +108,25 @@ class LlamaWriter:
                 self._drop(self._kept)
 
     # -- hook: one model answer (tests override this to corrupt an answer) -------------------
-    def _complete(self, loaded: runtime.Loaded, messages: list[dict[str, str]], schema: dict[str, Any], *,
-                  max_tokens: int, seed: int, meter: TokenMeter) -> str:
+    def _complete(
+        self,
+        loaded: runtime.Loaded,
+        messages: list[dict[str, str]],
+        schema: dict[str, Any],
+        *,
+        max_tokens: int,
+        seed: int,
+        meter: TokenMeter,
+    ) -> str:
         room = loaded.n_ctx - runtime.prompt_tokens(loaded, messages) - 8
         if room < 64:
-            raise ModelFailed(f"The prompt for {self.model_path.name} does not fit its {loaded.n_ctx}-token context; "
-                              "set a larger n_ctx for this model or ask for fewer scenes.")
-        text, reason = runtime.stream(loaded, messages, schema, max_tokens=min(max_tokens, room), seed=seed,
-                                      on_piece=meter.piece)
+            raise ModelFailed(
+                f"The prompt for {self.model_path.name} does not fit its {loaded.n_ctx}-token context; "
+                "set a larger n_ctx for this model or ask for fewer scenes."
+            )
+        text, reason = runtime.stream(
+            loaded, messages, schema, max_tokens=min(max_tokens, room), seed=seed, on_piece=meter.piece
+        )
         if reason == "length":
             log.info("answer stopped at the token limit (%d tokens)", min(max_tokens, room))
         return text
@@ -176,8 +138,13 @@ class LlamaWriter:
             return kept
         if kept is not None:
             self._drop(kept)
-        loaded = runtime.load(self.model_path, n_ctx=n_ctx, n_gpu_layers=self.n_gpu_layers,
-                              chat_format=self.chat_format, n_threads=self.n_threads)
+        loaded = runtime.load(
+            self.model_path,
+            n_ctx=n_ctx,
+            n_gpu_layers=self.n_gpu_layers,
+            chat_format=self.chat_format,
+            n_threads=self.n_threads,
+        )
         if self.keep_loaded:
             self._kept = loaded
         return loaded
@@ -189,9 +156,20 @@ class LlamaWriter:
         del loaded
         gc.collect()
 
-    def _ask(self, loaded: runtime.Loaded, meter: TokenMeter, messages: list[dict[str, str]],
-             schema: dict[str, Any], read: Callable[[str], tuple[T | None, list[shapes.Problem]]], *,
-             what: str, words: int, scenes: int, seed: int, label: Callable[[str], str]) -> T:
+    def _ask(
+        self,
+        loaded: runtime.Loaded,
+        meter: TokenMeter,
+        messages: list[dict[str, str]],
+        schema: dict[str, Any],
+        read: Callable[[str], tuple[T | None, list[shapes.Problem]]],
+        *,
+        what: str,
+        words: int,
+        scenes: int,
+        seed: int,
+        label: Callable[[str], str],
+    ) -> T:
         """One answer, validated; retried with feedback up to ``max_retries`` times."""
         max_tokens = answer_tokens(words, scenes)
         history = list(messages)
@@ -199,41 +177,68 @@ class LlamaWriter:
         for attempt in range(self.max_retries + 1):
             meter.progress.check_cancelled()
             meter.start(label)
-            answer = self._complete(loaded, history, schema, max_tokens=max_tokens, seed=seed + 7919 * attempt,
-                                    meter=meter)
+            answer = self._complete(
+                loaded, history, schema, max_tokens=max_tokens, seed=seed + 7919 * attempt, meter=meter
+            )
             value, problems = read(answer)
             fatal = [p for p in problems if p.fatal]
-            if value is not None and (not problems or (not fatal and attempt == self.max_retries)):
+            # soft problems (a character not named) get one retry, not the whole allowance
+            if value is not None and (
+                not problems or (not fatal and (attempt >= 1 or attempt == self.max_retries))
+            ):
                 for p in problems:
                     meter.progress.note(f"Script note: {p.message}")
                 return value
             if attempt < self.max_retries:
-                meter.progress.note(f"The model's {what} was rejected ({problems[0].message}); asking again "
-                                    f"({attempt + 1} of {self.max_retries})")
+                meter.progress.note(
+                    f"The model's {what} was rejected ({problems[0].message}); asking again "
+                    f"({attempt + 1} of {self.max_retries})"
+                )
                 meter.expect_more(words * TOKENS_PER_WORD + scenes * SCENE_OVERHEAD[0])
                 history = list(messages) + prompts.feedback(answer, [p.message for p in problems])
         detail = "; ".join(p.message for p in problems[:3])
-        raise ModelFailed(f"{self.model_path.name} gave no usable {what} after {self.max_retries + 1} attempts "
-                          f"({detail}). Try a larger or instruction-tuned GGUF in models/llm/, fewer scenes, or the "
-                          "draft writer.")
+        raise ModelFailed(
+            f"{self.model_path.name} gave no usable {what} after {self.max_retries + 1} attempts "
+            f"({detail}). Try a larger or instruction-tuned GGUF in models/llm/, fewer scenes, or the "
+            "draft writer."
+        )
 
-    def _write(self, loaded: runtime.Loaded, spec: JobSpec, budget: WordBudget, calls: CallPlan,
-               meter: TokenMeter) -> Script:
+    def _write(
+        self, loaded: runtime.Loaded, spec: JobSpec, budget: WordBudget, calls: CallPlan, meter: TokenMeter
+    ) -> Script:
         n = spec.num_scenes
         target = budget.target
         if calls.single:
             plan = self._ask(
-                loaded, meter, prompts.plan_messages(spec, target, calls.first_words),
+                loaded,
+                meter,
+                prompts.plan_messages(spec, target, calls.first_words),
                 shapes.plan_schema(calls.first_words, len(spec.characters)),
                 lambda a: shapes.read_scenes(a, calls.first_words, requested=spec.characters),
-                what="script", words=sum(calls.first_words), scenes=n, seed=spec.seed,
-                label=_scene_label(0, n))
-            title, sheet, scenes = plan.title, merge_sheet(spec.characters, plan.characters), list(plan.scenes)
+                what="script",
+                words=sum(calls.first_words),
+                scenes=n,
+                seed=spec.seed,
+                label=scene_label(0, n),
+            )
+            title, sheet, scenes = (
+                plan.title,
+                merge_sheet(spec.characters, plan.characters),
+                list(plan.scenes),
+            )
         else:
             outline = self._ask(
-                loaded, meter, prompts.outline_messages(spec, target), shapes.outline_schema(n, len(spec.characters)),
-                lambda a: shapes.read_outline(a, n), what="outline", words=n * 30, scenes=n, seed=spec.seed,
-                label=lambda _: "Planning the story")
+                loaded,
+                meter,
+                prompts.outline_messages(spec, target),
+                shapes.outline_schema(n, len(spec.characters)),
+                lambda a: shapes.read_outline(a, n),
+                what="outline",
+                words=n * 30,
+                scenes=n,
+                seed=spec.seed,
+                label=lambda _: "Planning the story",
+            )
             title, sheet = outline.title, merge_sheet(spec.characters, outline.characters)
             names = [c.name for c in sheet]
             scenes = []
@@ -241,28 +246,48 @@ class LlamaWriter:
                 words = calls.first_words[start:stop]
                 previous = scenes[-1].narration if scenes else ""
                 batch = self._ask(
-                    loaded, meter,
-                    prompts.batch_messages(spec, target, title, sheet, outline.summaries, start, words, previous),
+                    loaded,
+                    meter,
+                    prompts.batch_messages(
+                        spec, target, title, sheet, outline.summaries, start, words, previous
+                    ),
                     shapes.batch_schema(words, names),
-                    lambda a, s=start, w=words: shapes.read_scenes(a, w, first=s),
-                    what=f"scenes {start + 1}-{stop}", words=sum(words), scenes=stop - start,
-                    seed=spec.seed + start + 1, label=_scene_label(start, n))
-                scenes.extend(replace(s, characters=s.characters + o.characters)
-                              for s, o in zip(batch.scenes, outline.scenes[start:stop]))
+                    functools.partial(_read_batch, scene_words=words, first=start),
+                    what=f"scenes {start + 1}-{stop}",
+                    words=sum(words),
+                    scenes=stop - start,
+                    seed=spec.seed + start + 1,
+                    label=scene_label(start, n),
+                )
+                scenes.extend(
+                    replace(s, characters=s.characters + o.characters)
+                    for s, o in zip(batch.scenes, outline.scenes[start:stop])
+                )
         narrations = self._lengthen(loaded, meter, spec, budget, title, [s.narration for s in scenes])
         narrations = trim_to_budget(narrations, budget)
         total = sum(word_count(t) for t in narrations)
         if not budget.accepts(total):
-            raise ModelFailed(f"{self.model_path.name} wrote {total} words where {budget.target} were needed "
-                              f"({budget.low}-{budget.high} accepted). Try a larger or instruction-tuned GGUF.")
+            raise ModelFailed(
+                f"{self.model_path.name} wrote {total} words where {budget.target} were needed "
+                f"({budget.low}-{budget.high} accepted). Try a larger or instruction-tuned GGUF."
+            )
         if budget.floored:
-            meter.progress.note(f"{n} scenes need at least {budget.target} words, more than "
-                                f"{spec.duration_minutes:g} minutes allows; the script is a little longer")
+            meter.progress.note(
+                f"{n} scenes need at least {budget.target} words, more than "
+                f"{spec.duration_minutes:g} minutes allows; the script is a little longer"
+            )
         final = [DraftScene(text, s.image_prompt, s.characters) for text, s in zip(narrations, scenes)]
         return finish(title or spec.topic, sheet, final, self.name)
 
-    def _lengthen(self, loaded: runtime.Loaded, meter: TokenMeter, spec: JobSpec, budget: WordBudget,
-                  title: str, narrations: list[str]) -> list[str]:
+    def _lengthen(
+        self,
+        loaded: runtime.Loaded,
+        meter: TokenMeter,
+        spec: JobSpec,
+        budget: WordBudget,
+        title: str,
+        narrations: list[str],
+    ) -> list[str]:
         """Continue short scenes until the script reaches its target (bounded rounds); fail clearly
         when the model still falls short."""
         out = list(narrations)
@@ -272,42 +297,45 @@ class LlamaWriter:
             if total >= max(budget.low, budget.target * 0.93):
                 return out
             short = [(i, budget.scene_targets[i] - word_count(t)) for i, t in enumerate(out)]
-            short = [(i, min(d, self.call_words)) for i, d in short if d >= max(2, 0.05 * budget.scene_targets[i])]
+            short = [
+                (i, min(d, self.call_words)) for i, d in short if d >= max(2, 0.05 * budget.scene_targets[i])
+            ]
             if not short:
                 short = [(len(out) - 1, budget.target - total)]
             meter.expect_more(sum(d for _, d in short) * TOKENS_PER_WORD + len(short) * 20)
-            for group in _groups(short, self.call_words):
+            for group in groups(short, self.call_words):
                 adds = [d for _, d in group]
                 texts = self._ask(
-                    loaded, meter,
-                    prompts.more_messages(spec, budget.target, title, [(i, out[i], d) for i, d in group],
-                                          len(out)),
-                    shapes.more_schema(adds), lambda a, w=adds: shapes.read_more(a, w),
-                    what="continuation", words=sum(adds), scenes=len(group), seed=spec.seed + 1000 * (r + 1),
-                    label=lambda _: "Lengthening short scenes")
+                    loaded,
+                    meter,
+                    prompts.more_messages(
+                        spec, budget.target, title, [(i, out[i], d) for i, d in group], len(out)
+                    ),
+                    shapes.more_schema(adds),
+                    functools.partial(_read_more, add_words=adds),
+                    what="continuation",
+                    words=sum(adds),
+                    scenes=len(group),
+                    seed=spec.seed + 1000 * (r + 1),
+                    label=lambda _: "Lengthening short scenes",
+                )
                 for (i, _), text in zip(group, texts):
                     out[i] = speakable(f"{out[i]} {text}")
         total = sum(word_count(t) for t in out)
         if total < budget.low:
             raise ModelFailed(
-                f"{self.model_path.name} wrote only {total} of the {budget.target} words needed for "
-                f"{spec.duration_minutes:g} minutes after {rounds} rounds of asking for more. Try a larger or "
-                "instruction-tuned GGUF, or a shorter duration.")
+                f"{self.model_path.name} wrote only {total} of the {budget.target} words needed for"
+                f" {spec.duration_minutes:g} minutes after {rounds} rounds of asking for more. Try a larger"
+                " or instruction-tuned GGUF, or a shorter duration."
+            )
         return out
 
 
-def _groups(items: Sequence[tuple[int, int]], call_words: int) -> list[list[tuple[int, int]]]:
-    groups: list[list[tuple[int, int]]] = [[]]
-    for item in items:
-        if groups[-1] and (sum(d for _, d in groups[-1]) + item[1] > call_words or len(groups[-1]) >= BATCH_SCENES):
-            groups.append([])
-        groups[-1].append(item)
-    return groups
+def _read_batch(
+    answer: str, *, scene_words: Sequence[int], first: int
+) -> tuple[shapes.Plan | None, list[shapes.Problem]]:
+    return shapes.read_scenes(answer, scene_words, first=first)
 
 
-def _scene_label(first: int, total: int) -> Callable[[str], str]:
-    def label(answer: str) -> str:
-        k = min(total, first + max(1, answer.count('"narration"')))
-        return f"Writing scene {k} of {total}"
-
-    return label
+def _read_more(answer: str, *, add_words: Sequence[int]) -> tuple[list[str] | None, list[shapes.Problem]]:
+    return shapes.read_more(answer, add_words)

@@ -5,6 +5,7 @@ requested number of scenes, and narration made of real space-separated words wit
 (the grammar's word pattern), which keeps a script's length in hand by construction. The answer
 is still parsed and checked here, because a grammar cannot see Markdown, empty text after
 cleanup, or a too-short scene, and a stream cut off at ``max_tokens`` is not valid JSON."""
+
 from __future__ import annotations
 
 import json
@@ -42,11 +43,15 @@ def _names(known: Sequence[str]) -> dict[str, Any]:
 
 
 def _sheet(requested: int) -> dict[str, Any]:
-    """The character sheet: the request's characters and at most two more (four when none)."""
+    """The character sheet: the request's characters and at most two more (three when none)."""
     return {
-        "type": "array", "maxItems": min(6, requested + 2) if requested else 4,
-        "items": {"type": "object", "properties": {"name": words_pattern(1, 4), "description": words_pattern(4, 20)},
-                  "required": ["name", "description"]},
+        "type": "array",
+        "maxItems": min(6, requested + 2) if requested else 3,
+        "items": {
+            "type": "object",
+            "properties": {"name": words_pattern(1, 4), "description": words_pattern(4, 16)},
+            "required": ["name", "description"],
+        },
     }
 
 
@@ -54,8 +59,11 @@ def _scene(words: int, known: Sequence[str]) -> dict[str, Any]:
     lo, hi = narration_range(words)
     return {
         "type": "object",
-        "properties": {"narration": words_pattern(lo, hi), "characters": _names(known),
-                       "image_prompt": words_pattern(6, 30)},
+        "properties": {
+            "narration": words_pattern(lo, hi),
+            "characters": _names(known),
+            "image_prompt": words_pattern(6, 30),
+        },
         "required": ["narration", "characters", "image_prompt"],
     }
 
@@ -63,26 +71,41 @@ def _scene(words: int, known: Sequence[str]) -> dict[str, Any]:
 def _scenes(scene_words: Sequence[int], known: Sequence[str]) -> dict[str, Any]:
     """Exactly ``len(scene_words)`` scenes, each with its own word range (a tuple grammar)."""
     n = len(scene_words)
-    return {"type": "array", "minItems": n, "maxItems": n, "prefixItems": [_scene(w, known) for w in scene_words]}
+    return {
+        "type": "array",
+        "minItems": n,
+        "maxItems": n,
+        "prefixItems": [_scene(w, known) for w in scene_words],
+    }
 
 
 def plan_schema(scene_words: Sequence[int], requested: int = 0) -> dict[str, Any]:
     """The whole script in one answer: title, character sheet, scenes."""
     return {
         "type": "object",
-        "properties": {"title": words_pattern(1, 12), "characters": _sheet(requested), "scenes": _scenes(scene_words, ())},
+        "properties": {
+            "title": words_pattern(1, 12),
+            "characters": _sheet(requested),
+            "scenes": _scenes(scene_words, ()),
+        },
         "required": ["title", "characters", "scenes"],
     }
 
 
 def outline_schema(num_scenes: int, requested: int = 0) -> dict[str, Any]:
     """A long script's plan: title, character sheet, and one summary per scene."""
-    beat = {"type": "object", "properties": {"summary": words_pattern(6, 30), "characters": _names(())},
-            "required": ["summary", "characters"]}
+    beat = {
+        "type": "object",
+        "properties": {"summary": words_pattern(6, 30), "characters": _names(())},
+        "required": ["summary", "characters"],
+    }
     return {
         "type": "object",
-        "properties": {"title": words_pattern(1, 12), "characters": _sheet(requested),
-                       "scenes": {"type": "array", "minItems": num_scenes, "maxItems": num_scenes, "items": beat}},
+        "properties": {
+            "title": words_pattern(1, 12),
+            "characters": _sheet(requested),
+            "scenes": {"type": "array", "minItems": num_scenes, "maxItems": num_scenes, "items": beat},
+        },
         "required": ["title", "characters", "scenes"],
     }
 
@@ -95,11 +118,17 @@ def batch_schema(scene_words: Sequence[int], known: Sequence[str]) -> dict[str, 
 def more_schema(add_words: Sequence[int]) -> dict[str, Any]:
     """Continuations for scenes that are still short: one text per scene asked about."""
     n = len(add_words)
-    items = [{"type": "object", "properties": {"text": words_pattern(*narration_range(w))}, "required": ["text"]}
-             for w in add_words]
-    return {"type": "object", "properties": {"continuations": {"type": "array", "minItems": n, "maxItems": n,
-                                                               "prefixItems": items}},
-            "required": ["continuations"]}
+    items = [
+        {"type": "object", "properties": {"text": words_pattern(*narration_range(w))}, "required": ["text"]}
+        for w in add_words
+    ]
+    return {
+        "type": "object",
+        "properties": {
+            "continuations": {"type": "array", "minItems": n, "maxItems": n, "prefixItems": items}
+        },
+        "required": ["continuations"],
+    }
 
 
 @dataclass(frozen=True)
@@ -121,8 +150,12 @@ def _load(answer: str) -> tuple[dict[str, Any] | None, list[Problem]]:
     try:
         data = json.loads(answer)
     except json.JSONDecodeError as exc:
-        return None, [Problem(f"the answer is not complete JSON ({exc.msg} at character {exc.pos}); "
-                              "answer with one complete JSON object and nothing else")]
+        return None, [
+            Problem(
+                f"the answer is not complete JSON ({exc.msg} at character {exc.pos}); "
+                "answer with one complete JSON object and nothing else"
+            )
+        ]
     if not isinstance(data, dict):
         return None, [Problem("the answer must be one JSON object")]
     return data, []
@@ -135,8 +168,15 @@ def _text(value: Any) -> str:
 def _sheet_of(data: dict[str, Any]) -> tuple[Character, ...]:
     raw = data.get("characters")
     items = raw if isinstance(raw, list) else []
-    return tuple(Character(_text(c.get("name")).strip(), _text(c.get("description")).strip())
-                 for c in items if isinstance(c, dict) and _text(c.get("name")).strip())
+    return tuple(
+        Character(_text(c.get("name")).strip(), _text(c.get("description")).strip())
+        for c in items
+        if isinstance(c, dict) and _text(c.get("name")).strip()
+    )
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _count(items: Any, expected: int, what: str) -> list[Problem]:
@@ -147,8 +187,9 @@ def _count(items: Any, expected: int, what: str) -> list[Problem]:
     return []
 
 
-def read_scenes(answer: str, scene_words: Sequence[int], *, first: int = 0,
-                requested: Sequence[Character] = ()) -> tuple[Plan | None, list[Problem]]:
+def read_scenes(
+    answer: str, scene_words: Sequence[int], *, first: int = 0, requested: Sequence[Character] = ()
+) -> tuple[Plan | None, list[Problem]]:
     """Parse a plan or batch answer with ``len(scene_words)`` scenes (numbered from ``first``).
     Problems: broken JSON, wrong scene count, empty or too-short narration, an empty picture, and
     (soft) a requested character the narration never names."""
@@ -160,29 +201,43 @@ def read_scenes(answer: str, scene_words: Sequence[int], *, first: int = 0,
     if problems:
         return None, problems
     scenes: list[DraftScene] = []
-    for i, (item, want) in enumerate(zip(items, scene_words)):
+    for i, (item, want) in enumerate(zip(_list(items), scene_words)):
         label = f"scene {first + i + 1}"
         item = item if isinstance(item, dict) else {}
         narration = speakable(_text(item.get("narration")))
         picture = visual_prompt(_text(item.get("image_prompt")))
         names = item.get("characters")
-        declared = tuple(n.strip() for n in names if isinstance(n, str) and n.strip()) if isinstance(names, list) else ()
+        declared = (
+            tuple(n.strip() for n in names if isinstance(n, str) and n.strip())
+            if isinstance(names, list)
+            else ()
+        )
         have = word_count(narration)
         if have == 0:
             problems.append(Problem(f"{label} has no narration a narrator can read"))
         elif want >= 8 and have < 0.6 * want:
             problems.append(Problem(f"{label} narration has {have} words; it needs about {want}"))
         if not picture:
-            problems.append(Problem(f"{label} needs an image_prompt describing what the picture shows "
-                                    "(no text in the picture)", fatal=False))
+            problems.append(
+                Problem(
+                    f"{label} needs an image_prompt describing what the picture shows "
+                    "(no text in the picture)",
+                    fatal=False,
+                )
+            )
             picture = visual_prompt(sentences(narration)[0]) if narration else ""
         scenes.append(DraftScene(narration, picture, declared))
     all_text = " ".join(s.narration for s in scenes)
     if sum(scene_words) >= 40:
         for c in requested:
             if not mentions(all_text, c):
-                problems.append(Problem(f"the narration never names {c.name}; use the name {c.name!r} in the "
-                                        "scenes where that character appears", fatal=False))
+                problems.append(
+                    Problem(
+                        f"the narration never names {c.name}; use the name {c.name!r} in the "
+                        "scenes where that character appears",
+                        fatal=False,
+                    )
+                )
     return Plan(_text(data.get("title")).strip(), _sheet_of(data), tuple(scenes)), problems
 
 
@@ -195,13 +250,17 @@ def read_outline(answer: str, num_scenes: int) -> tuple[Plan | None, list[Proble
     if problems:
         return None, problems
     summaries, scenes = [], []
-    for i, item in enumerate(items):
+    for i, item in enumerate(_list(items)):
         item = item if isinstance(item, dict) else {}
         summary = speakable(_text(item.get("summary")))
         if not summary:
             problems.append(Problem(f"scene {i + 1} needs a one-sentence summary"))
         names = item.get("characters")
-        declared = tuple(n.strip() for n in names if isinstance(n, str) and n.strip()) if isinstance(names, list) else ()
+        declared = (
+            tuple(n.strip() for n in names if isinstance(n, str) and n.strip())
+            if isinstance(names, list)
+            else ()
+        )
         summaries.append(summary)
         scenes.append(DraftScene("", "", declared))
     return Plan(_text(data.get("title")).strip(), _sheet_of(data), tuple(scenes), tuple(summaries)), problems
@@ -215,7 +274,7 @@ def read_more(answer: str, add_words: Sequence[int]) -> tuple[list[str] | None, 
     problems = _count(items, len(add_words), "continuations")
     if problems:
         return None, problems
-    texts = [speakable(_text(item.get("text"))) if isinstance(item, dict) else "" for item in items]
+    texts = [speakable(_text(item.get("text"))) if isinstance(item, dict) else "" for item in _list(items)]
     for i, text in enumerate(texts):
         if not text:
             problems.append(Problem(f"continuation {i + 1} is empty"))

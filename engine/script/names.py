@@ -1,4 +1,5 @@
 """Matching character names in text: "Detective Mara Quinn" is named by "Mara" or "Quinn" too."""
+
 from __future__ import annotations
 
 import re

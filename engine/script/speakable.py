@@ -3,6 +3,7 @@ notes; plus the sentence tools the writers use to count, split and trim narratio
 
 Both writers pass every narration through :func:`speakable`, so a model that slips a ``**bold**``
 word, a ``[pause]`` or a ``## Scene 2`` heading into its answer still gives clean captions."""
+
 from __future__ import annotations
 
 import re
@@ -43,10 +44,9 @@ _SPACE_BEFORE_PUNCT: Final = re.compile(r"\s+([,.;:!?])")
 _REPEATED_PUNCT: Final = re.compile(r"([,;:])\s*(?:[,;:]\s*)+")
 _EMPTY_CLAUSE: Final = re.compile(r"(^|[.!?])\s*[,;:]\s*")
 _SPACES: Final = re.compile(r"\s+")
-_TRANSLATE: Final = str.maketrans({
-    "\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2026": "...", "\u00a0": " ",
-    "&": " and ",
-})
+_TRANSLATE: Final = str.maketrans(
+    {"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2026": "...", "\u00a0": " ", "&": " and "}
+)
 _SENTENCE_END: Final = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(]?[A-Z0-9])")
 
 

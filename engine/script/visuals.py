@@ -1,6 +1,7 @@
 """Image prompts the painter can use: visual content only (the image stage adds the style), never
 a request for text in the picture, and each present character's sheet description carried in, in
 the same ``Name (description)`` form in every scene so the character keeps one look."""
+
 from __future__ import annotations
 
 import re
@@ -22,7 +23,8 @@ _STYLE: Final = re.compile(
 #: A clause that asks for lettering in the image is dropped whole.
 _TEXT_CLAUSE: Final = re.compile(
     r"\b(?:text|texts|captions?|subtitles?|title card|lettering|typography|logos?|watermarks?|signature|"
-    r"inscriptions?|inscribed|written|writing on|the words?|with the word|letters|labelled|labeled|headlines?|"
+    r"inscriptions?|inscribed|written|writing on|the words?|with the"
+    r" word|letters|labelled|labeled|headlines?|"
     r"(?:sign|banner|poster|note|page|screen)s? (?:that |which )?(?:reads?|says|saying))\b",
     re.IGNORECASE,
 )
