@@ -92,3 +92,11 @@ def test_scene_seeds_are_deterministic_and_distinct() -> None:
     assert all(0 <= s < 2**31 for s in seeds)
     assert scene_seed(1235, 0) != seeds[0]
     assert build_prompt(SCRIPT.scenes[1], 1, SCRIPT, STYLES["noir"], 1234).seed == seeds[1]
+
+
+def test_description_already_in_the_image_prompt_appears_once() -> None:
+    described = "Mara (a tall woman with short silver hair, green raincoat, scar on left cheek)"
+    scene = Scene("Mara ran.", f"wide shot of {described} running along a pier at night", ("Mara",))
+    p = build_prompt(scene, 0, SCRIPT, STYLES["cinematic"], job_seed=1)
+    assert p.prompt.count("short silver hair") == 1
+    assert p.prompt.startswith("wide shot of Mara running along a pier at night")

@@ -1,5 +1,6 @@
 """The draft writer (embedded default, no model): every story type, scene count and length gives a
-story-shaped, speakable script within ±10% of its word target, using the request's characters."""
+story-shaped, speakable script within ±10% of its word target (in standard words: speaking time
+in words of average length, see engine.narration.budget), using the request's characters."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from engine.contracts import Script, ScriptWriter
 from engine.errors import JobCancelled
 from engine.presets import STORY_TYPES
 from engine.progress import StageProgress, null_progress
+from engine.narration.budget import reference_budget
 from engine.script.draft import DraftWriter
 from engine.script.length import word_budget
 from engine.script.speakable import sentences, speakable
@@ -35,7 +37,9 @@ def _spec(story_type: str, scenes: int, minutes: float, **kw: Any) -> JobSpec:
 def _check(script: Script, spec: JobSpec, wpm: float = 150.0) -> None:
     budget = word_budget(spec.num_scenes, spec.duration_minutes, wpm)
     assert len(script.scenes) == spec.num_scenes
-    assert budget.accepts(script.word_count), (script.word_count, budget.target)
+    standard = reference_budget(spec.pacing).standard_words(s.narration for s in script.scenes)
+    assert budget.accepts(round(standard)) or budget.floored, (standard, script.word_count, budget.target)
+    assert 0.7 * budget.target <= script.word_count <= 1.3 * budget.target, (script.word_count, budget.target)
     assert "draft" in script.source.lower()
     for scene in script.scenes:
         assert scene.narration and speakable(scene.narration) == scene.narration

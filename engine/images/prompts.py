@@ -86,6 +86,8 @@ def build_prompt(
     fixed = ", ".join(p for p in (char_text, style.suffix) if p)
     room = TOKEN_BUDGET - estimate_tokens(fixed) - 1
     source = scene.image_prompt if scene.image_prompt.strip() else scene.narration
+    for c in chars:  # the script writer may already have written "Name (description)": keep it once,
+        source = source.replace(describe(c), c.name)  # in the character part, which is never trimmed
     scene_text = _trim_words(" ".join(source.split()), max(room, 8))
     prompt = ", ".join(p for p in (scene_text, char_text, style.suffix) if p)
     return ScenePrompt(index=index, prompt=prompt, negative=style.negative, seed=scene_seed(job_seed, index))

@@ -11,13 +11,14 @@ from typing import Mapping
 
 from engine.contracts import Narration, Progress, SceneAudio, Script
 from engine.narration import audio as au
+from engine.narration.budget import EMBEDDED_CORRECTION, SpeechBudget, speech_budget
 from engine.narration.coqui_engine import MAX_CHARS, WORDS_PER_SECOND
 from engine.narration.piper_engine import JOE_WORDS_PER_SECOND, PiperEngine
 from engine.narration.scene_audio import (
     Shaping, SpokenSentence, assemble_scene, load_scene, scene_key, speak_sentence, write_scene)
 from engine.narration.sentences import Sentence, prepare_text
 from engine.narration.speech import SpeechEngine
-from engine.narration.timing import PACING, PacingProfile, words_per_minute
+from engine.narration.timing import PACING, PacingProfile
 from engine.narration.voices import Voice, find_model, resolve_voice
 from engine.spec import JobSpec
 
@@ -100,14 +101,28 @@ class CatalogNarrator:
             self._loaded.popitem()[1].close()
 
     # --- Narrator protocol ------------------------------------------------------------------
-    def words_per_minute(self, spec: JobSpec) -> float:
+    def speech_budget(self, spec: JobSpec) -> SpeechBudget:
+        """The time model of the voice ``spec`` asks for, at its pacing, on the engine that would
+        speak it: speech per letter, the pauses, each scene's lead-in and end pause."""
         voice, _ = resolve_voice(spec.voice_id)
         kind = self.engine_kind(voice)
-        wps = WORDS_PER_SECOND[voice.backend] if kind == "coqui" else JOE_WORDS_PER_SECOND
         shaping = self._shaping(voice, kind)
-        wpm = words_per_minute(wps, PACING[spec.pacing], speed=shaping.speed,
-                               num_scenes=max(1, spec.num_scenes), duration_s=spec.duration_seconds)
-        return round(wpm, 1)
+        if kind == "coqui":
+            return speech_budget(WORDS_PER_SECOND[voice.backend], spec.pacing, speed=shaping.speed,
+                                 max_chars=MAX_CHARS[voice.backend])
+        return speech_budget(JOE_WORDS_PER_SECOND, spec.pacing, speed=shaping.speed,
+                             correction=EMBEDDED_CORRECTION[spec.pacing], max_chars=PiperEngine.max_chars)
+
+    def seconds_for(self, text: str, spec: JobSpec) -> float:
+        """Predicted length of one scene narrating ``text`` for ``spec`` (lead-in and end pause
+        included), without synthesising it."""
+        return self.speech_budget(spec).seconds_for(text)
+
+    def words_per_minute(self, spec: JobSpec) -> float:
+        """Standard words per minute (see engine.narration.budget), pauses and each scene's
+        lead-in and end pause included: what the script stage should write to fill the video."""
+        budget = self.speech_budget(spec)
+        return round(budget.words_per_minute(spec.duration_seconds, max(1, spec.num_scenes)), 1)
 
     def narrate(self, script: Script, spec: JobSpec, workdir: Path, *, progress: Progress) -> Narration:
         started = time.monotonic()

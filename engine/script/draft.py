@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Final, Mapping
 
 from engine.contracts import Progress, Script
+from engine.narration.budget import reference_budget
 from engine.script.draft_kit import (
     FRAMINGS,
     GENERIC_CAMEOS,
@@ -51,6 +52,10 @@ _RHYTHM: Final[Mapping[Pacing, str]] = {
 }
 
 #: Short beats a scene may use before it prefers a longer line (the last scene may use more).
+#: Rewrites allowed to bring a draft's speaking time to the request, and how close is close enough.
+_FIT_NUDGES: Final = (1.0, 1.04, 0.96, 1.08, 0.92, 1.12, 0.88)
+_FIT_TOLERANCE: Final = 0.02
+
 _BEATS: Final[Mapping[Pacing, int]] = {Pacing.SLOW: 1, Pacing.MODERATE: 1, Pacing.DYNAMIC: 2, Pacing.FAST: 3}
 
 
@@ -243,20 +248,8 @@ class DraftWriter:
     def write(self, spec: JobSpec, *, progress: Progress, words_per_minute: float = 150.0) -> Script:
         progress.check_cancelled()
         progress(0.0, "Writing a draft script (no language model installed)")
-        budget = word_budget(spec.num_scenes, spec.duration_minutes, words_per_minute)
-        rng = random.Random(f"storyreel-draft:{spec.seed}:{spec.story_type}:{spec.topic}")
-        kit = kit_for(spec.story_type)
-        sheet = _cast(spec, kit, rng)
-        values = {
-            "topic": topic_phrase(spec.topic),
-            "place": rng.choice(kit.places),
-            "thing": rng.choice(kit.things),
-            "hero": sheet[0].name if sheet else "",
-            "ally": sheet[1].name if len(sheet) > 1 else "",
-            "rival": sheet[2].name if len(sheet) > 2 else "",
-        }
-        story = _Story(kit, spec, sheet, values, _Picker(rng))
-        narrations = _narrate(story, budget)
+        budget, story, narrations, rng = _fit(spec, words_per_minute)
+        kit, sheet = story.kit, story.sheet
         scenes = [
             DraftScene(text, _picture(kit, spec, story, i, len(narrations), text, rng))
             for i, text in enumerate(narrations)
@@ -277,6 +270,48 @@ class DraftWriter:
         )
         progress(1.0, "Draft script ready")
         return script
+
+
+def _draft(spec: JobSpec, words_per_minute: float) -> tuple[WordBudget, _Story, list[str], random.Random]:
+    budget = word_budget(spec.num_scenes, spec.duration_minutes, words_per_minute)
+    rng = random.Random(f"storyreel-draft:{spec.seed}:{spec.story_type}:{spec.topic}")
+    kit = kit_for(spec.story_type)
+    sheet = _cast(spec, kit, rng)
+    values = {
+        "topic": topic_phrase(spec.topic),
+        "place": rng.choice(kit.places),
+        "thing": rng.choice(kit.things),
+        "hero": sheet[0].name if sheet else "",
+        "ally": sheet[1].name if len(sheet) > 1 else "",
+        "rival": sheet[2].name if len(sheet) > 2 else "",
+    }
+    story = _Story(kit, spec, sheet, values, _Picker(rng))
+    return budget, story, _narrate(story, budget), rng
+
+
+def _fit(spec: JobSpec, words_per_minute: float) -> tuple[WordBudget, _Story, list[str], random.Random]:
+    """The draft, rewritten to a corrected word count until its *standard* words (speaking time
+    in words of average length, in sentences of the pacing's usual length: what the narrator's
+    rate counts) match the request. Long words or many short sentences take longer to say than
+    their word count suggests, so such a draft gets fewer words. Deterministic."""
+    want = spec.duration_minutes * words_per_minute
+    reference = reference_budget(spec.pacing)
+    best: tuple[tuple[int, float], tuple[WordBudget, _Story, list[str], random.Random]] | None = None
+    wpm = words_per_minute
+    for nudge in (None,) + _FIT_NUDGES:
+        draft = _draft(spec, wpm if nudge is None else wpm * nudge)
+        budget, narrations = draft[0], draft[2]
+        standard = reference.standard_words(narrations)
+        miss = abs(standard / max(want, 1e-6) - 1.0)
+        unnamed = len(draft[1].unmentioned(" ".join(narrations), spare_roles=False))
+        if best is None or (unnamed, miss) < best[0]:
+            best = ((unnamed, miss), draft)  # a draft that names everyone first
+        if (miss <= _FIT_TOLERANCE and not unnamed) or budget.floored or standard <= 0:
+            break
+        if nudge is None:  # correct once for this draft's words and sentences, then try around it
+            wpm *= want / standard
+    assert best is not None
+    return best[1]
 
 
 def _title(pattern: str, topic: str) -> str:

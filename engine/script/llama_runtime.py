@@ -103,7 +103,8 @@ def load(
     llama_cpp = import_llama_cpp()
     layers = gpu_layers(n_gpu_layers)
     check_fits(path, layers)
-    threads = n_threads or max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+    # half the cores, as llama.cpp suggests: its threads spin-wait, and oversubscribed cores stall them
+    threads = n_threads or max(1, (os.cpu_count() or 2) // 2)
     try:
         llm = llama_cpp.Llama(
             model_path=str(path),
