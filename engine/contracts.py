@@ -1,5 +1,6 @@
 """The data that flows between stages, and the protocol each stage backend implements.
 See ../shared/DESIGN.md ("Stage contracts")."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass

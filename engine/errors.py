@@ -1,4 +1,5 @@
 """Domain errors. Every message is written for the creator: what went wrong and what to do."""
+
 from __future__ import annotations
 
 

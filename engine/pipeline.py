@@ -2,6 +2,7 @@
 
 Every artifact is written into the job's folder (script.json, images/, audio/, narration.json,
 timeline.json), so a job interrupted by a crash resumes from what is already there."""
+
 from __future__ import annotations
 
 import json

@@ -1,5 +1,6 @@
 """Named presets a request may pick (story types, image styles), each with a one-line description
 for /api/options, and the word-based nearest match used for names we don't know."""
+
 from __future__ import annotations
 
 import re
@@ -76,7 +77,9 @@ def nearest(name: str, choices: Mapping[str, str], default: str) -> str:
     best, best_score = default, 0
     for preset in choices:
         vocab = words(preset) | set(_ALIASES.get(preset, ()))
-        score = len(asked & vocab) * 2 + sum(1 for a in asked for v in vocab if len(a) > 3 and (a in v or v in a))
+        score = len(asked & vocab) * 2 + sum(
+            1 for a in asked for v in vocab if len(a) > 3 and (a in v or v in a)
+        )
         if score > best_score:
             best, best_score = preset, score
     return best

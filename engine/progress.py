@@ -1,4 +1,5 @@
 """Stage ranges, the progress callback each stage receives, and cooperative cancellation."""
+
 from __future__ import annotations
 
 import threading

@@ -1,5 +1,6 @@
 """JobSpec: one validated video request, frozen. Built once at the HTTP edge (server/schemas.py)
 or by a CLI/test; everything downstream reads it and nothing changes it."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field

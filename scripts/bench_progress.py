@@ -7,6 +7,7 @@ the embedded defaults, waits for the render stage (the heaviest CPU load), then 
 pollers twice: each client polling every --interval seconds (a browser tab polls about once a
 second; 0.25 s is four times that), and back-to-back with no pause (saturation: latency there is
 mostly queueing, clients / throughput). Target: p99 under 50 ms with no errors."""
+
 from __future__ import annotations
 
 import argparse
@@ -31,7 +32,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def wait_for(session: aiohttp.ClientSession, url: str, ok: "callable[[dict], bool]", timeout: float) -> dict:
+async def wait_for(
+    session: aiohttp.ClientSession, url: str, ok: "callable[[dict], bool]", timeout: float
+) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -45,8 +48,14 @@ async def wait_for(session: aiohttp.ClientSession, url: str, ok: "callable[[dict
     raise SystemExit(f"timed out waiting on {url}")
 
 
-async def poller(session: aiohttp.ClientSession, url: str, until: float, interval: float, lat: list[float],
-                 errors: list[str]) -> None:
+async def poller(
+    session: aiohttp.ClientSession,
+    url: str,
+    until: float,
+    interval: float,
+    lat: list[float],
+    errors: list[str],
+) -> None:
     while time.monotonic() < until:
         if interval:
             await asyncio.sleep(interval)
@@ -72,40 +81,69 @@ async def main() -> None:
     base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as tmp:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(port), "--data-dir", f"{tmp}/data",
-             "--videos-dir", f"{tmp}/videos", "--models-dir", f"{tmp}/models"],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-m",
+                "server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--data-dir",
+                f"{tmp}/data",
+                "--videos-dir",
+                f"{tmp}/videos",
+                "--models-dir",
+                f"{tmp}/models",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             conn = aiohttp.TCPConnector(limit=args.clients + 5)
             async with aiohttp.ClientSession(connector=conn) as session:
                 await wait_for(session, f"{base}/health", lambda b: b.get("status") == "ok", 60)
-                async with session.post(f"{base}/api/generate-video", json={
-                        "topic": "The Vanishing Lighthouse", "story_type": "scary_horror",
-                        "duration": args.duration, "num_scenes": 4}) as r:
+                async with session.post(
+                    f"{base}/api/generate-video",
+                    json={
+                        "topic": "The Vanishing Lighthouse",
+                        "story_type": "scary_horror",
+                        "duration": args.duration,
+                        "num_scenes": 4,
+                    },
+                ) as r:
                     job_id = (await r.json())["job_id"]
                 url = f"{base}/api/progress?job_id={job_id}"
-                await wait_for(session, url, lambda b: b.get("stage") == "video" or b["status"] != "generating", 600)
+                await wait_for(
+                    session, url, lambda b: b.get("stage") == "video" or b["status"] != "generating", 600
+                )
                 rows = []
                 for interval in (args.interval, 0.0):
                     lat: list[float] = []
                     errors: list[str] = []
                     until = time.monotonic() + args.seconds
-                    await asyncio.gather(*(poller(session, url, until, interval, lat, errors)
-                                           for _ in range(args.clients)))
+                    await asyncio.gather(
+                        *(poller(session, url, until, interval, lat, errors) for _ in range(args.clients))
+                    )
                     async with session.get(url) as r:
                         final = await r.json()
                     rows.append((interval, lat, errors, final))
         finally:
             proc.terminate()
             proc.wait(timeout=30)
-    print(f"{'clients':>8} {'interval':>9} {'requests':>9} {'req/s':>7} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} "
-          f"{'max ms':>8} {'errors':>7}  render during run")
+    print(
+        f"{'clients':>8} {'interval':>9} {'requests':>9} {'req/s':>7} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} "
+        f"{'max ms':>8} {'errors':>7}  render during run"
+    )
     for interval, lat, errors, final in rows:
         q = statistics.quantiles(lat, n=100)
-        print(f"{args.clients:>8} {interval:>8.2f}s {len(lat):>9} {len(lat) / args.seconds:>7.0f} {q[49] * 1e3:>8.2f} "
-              f"{q[89] * 1e3:>8.2f} {q[98] * 1e3:>8.2f} {max(lat) * 1e3:>8.2f} {len(errors):>7}  "
-              f"stage={final.get('stage')} progress={final.get('progress')}"
-              + ("  target p99<50ms: " + ("MET" if q[98] < 0.05 and not errors else "NOT MET")))
+        print(
+            f"{args.clients:>8} {interval:>8.2f}s {len(lat):>9} {len(lat) / args.seconds:>7.0f} {q[49] * 1e3:>8.2f} "
+            f"{q[89] * 1e3:>8.2f} {q[98] * 1e3:>8.2f} {max(lat) * 1e3:>8.2f} {len(errors):>7}  "
+            f"stage={final.get('stage')} progress={final.get('progress')}"
+            + ("  target p99<50ms: " + ("MET" if q[98] < 0.05 and not errors else "NOT MET"))
+        )
         if errors:
             print("   errors:", json.dumps(sorted(set(errors))))
 

@@ -1,4 +1,5 @@
 """python -m server [--host localhost] [--port 5000] [--data-dir data] ... (see --help)."""
+
 from __future__ import annotations
 
 import logging
@@ -15,8 +16,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = config_from(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    print(f"StoryReel backend on http://{config.host}:{config.port}  (videos in {config.videos_dir.resolve()})",
-          flush=True)
+    print(
+        f"StoryReel backend on http://{config.host}:{config.port}  (videos in {config.videos_dir.resolve()})",
+        flush=True,
+    )
     web.run_app(create_app(config), host=config.host, port=config.port, print=None)
     return 0
 

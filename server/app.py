@@ -1,9 +1,10 @@
 """create_app(config) -> web.Application. No work at import; heavy set-up happens at startup."""
+
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import AsyncIterator, Callable
+from typing import AsyncIterator, Awaitable, Callable
 
 import aiohttp_cors
 from aiohttp import web
@@ -52,8 +53,12 @@ def _services_ctx(backend_factory: BackendFactory) -> Callable[[web.Application]
         runner = JobRunner(store, choice.backends, jobs_dir=config.jobs_dir, videos_dir=config.videos_dir)
         app[services_key].start(store, runner, choice)
         for stage in choice.stages:
-            logger.info("%-9s -> %s%s", stage.stage, stage.backend,
-                        "" if stage.real_weights else f"  (embedded default; real model: {stage.fix})")
+            logger.info(
+                "%-9s -> %s%s",
+                stage.stage,
+                stage.backend,
+                "" if stage.real_weights else f"  (embedded default; real model: {stage.fix})",
+            )
         runner.resume_unfinished()
         try:
             yield
@@ -65,6 +70,27 @@ def _services_ctx(backend_factory: BackendFactory) -> Callable[[web.Application]
     return services_ctx
 
 
+CORS_METHODS = "GET, POST, OPTIONS"
+
+
+def _cors_on_every_response(
+    origins: frozenset[str],
+) -> Callable[[web.Request, web.StreamResponse], Awaitable[None]]:
+    """aiohttp-cors decorates the routes it knows; this makes every answer to an allowed origin
+    carry the CORS headers too (errors, 404s, 405s), so the browser shows our JSON error instead
+    of an opaque CORS failure, and the integration guide's curl check sees the methods we allow."""
+
+    async def on_prepare(request: web.Request, response: web.StreamResponse) -> None:
+        origin = request.headers.get("Origin")
+        if origin in origins:
+            response.headers.setdefault("Access-Control-Allow-Origin", origin)
+            response.headers["Access-Control-Allow-Methods"] = CORS_METHODS
+            if "Origin" not in response.headers.get("Vary", ""):
+                response.headers.add("Vary", "Origin")
+
+    return on_prepare
+
+
 def create_app(config: Config, *, backend_factory: BackendFactory = default_backends) -> web.Application:
     app = web.Application(
         middlewares=[make_guard_middleware(config), error_middleware],
@@ -74,16 +100,20 @@ def create_app(config: Config, *, backend_factory: BackendFactory = default_back
     app[services_key] = Services()
     app.cleanup_ctx.append(_services_ctx(backend_factory))
     routes = setup_routes(app)
-    cors = aiohttp_cors.setup(app, defaults={
-        origin: aiohttp_cors.ResourceOptions(
-            allow_headers="*",
-            allow_methods=["GET", "POST", "OPTIONS"],
-            expose_headers=("Content-Range", "Accept-Ranges", "Content-Length"),
-            max_age=600,
-        )
-        for origin in config.cors_origins
-    })
+    cors = aiohttp_cors.setup(
+        app,
+        defaults={
+            origin: aiohttp_cors.ResourceOptions(
+                allow_headers="*",
+                allow_methods=["GET", "POST", "OPTIONS"],
+                expose_headers=("Content-Range", "Accept-Ranges", "Content-Length"),
+                max_age=600,
+            )
+            for origin in config.cors_origins
+        },
+    )
     for route in routes:
         if route.method != "HEAD":
             cors.add(route)
+    app.on_response_prepare.append(_cors_on_every_response(frozenset(config.cors_origins)))
     return app

@@ -1,4 +1,5 @@
 """One frozen Config. CLI flags and environment variables are derived from its fields."""
+
 from __future__ import annotations
 
 import argparse
@@ -23,23 +24,33 @@ class Config:
     port: int = field(default=5000, metadata={"help": "TCP port"})
     data_dir: Path = field(default=Path("data"), metadata={"help": "jobs database, job folders, uploads"})
     videos_dir: Path = field(default=Path("videos"), metadata={"help": "finished MP4s"})
-    models_dir: Path = field(default=Path("models"), metadata={"help": "model weights (see scripts/download_models.py)"})
-    stock_dir: Path | None = field(default=None, metadata={"help": "offline stock image library (default MODELS_DIR/stock)"})
+    models_dir: Path = field(
+        default=Path("models"), metadata={"help": "model weights (see scripts/download_models.py)"}
+    )
+    stock_dir: Path | None = field(
+        default=None, metadata={"help": "offline stock image library (default MODELS_DIR/stock)"}
+    )
     cors_origins: tuple[str, ...] = field(
         default=DEFAULT_CORS_ORIGINS, metadata={"help": "allowed browser origin (repeatable)", "repeat": True}
     )
     allowed_hosts: tuple[str, ...] = field(
-        default=(), metadata={"help": "extra Host names accepted besides loopback (repeatable)", "repeat": True}
+        default=(),
+        metadata={"help": "extra Host names accepted besides loopback (repeatable)", "repeat": True},
     )
     image_roots: tuple[Path, ...] = field(
-        default=(), metadata={"help": "folders manual images may come from (default: home + uploads)", "repeat": True}
+        default=(),
+        metadata={"help": "folders manual images may come from (default: home + uploads)", "repeat": True},
     )
     script_backend: str = field(default="auto", metadata={"help": "auto | draft | llama"})
     images_backend: str = field(default="auto", metadata={"help": "auto | draft | sdxl"})
     narration_backend: str = field(default="auto", metadata={"help": "auto | embedded | coqui"})
-    keep_warm: bool = field(default=False, metadata={"help": "keep models loaded between jobs when memory allows"})
+    keep_warm: bool = field(
+        default=False, metadata={"help": "keep models loaded between jobs when memory allows"}
+    )
     max_body_bytes: int = field(default=1024 * 1024, metadata={"help": "largest JSON body accepted"})
-    max_upload_bytes: int = field(default=50 * 1024 * 1024, metadata={"help": "largest image upload accepted"})
+    max_upload_bytes: int = field(
+        default=50 * 1024 * 1024, metadata={"help": "largest image upload accepted"}
+    )
 
     @property
     def jobs_dir(self) -> Path:
@@ -105,8 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
         if f.metadata.get("repeat"):
             p.add_argument(_flag(f), dest=f.name, action="append", help=help_text)
         elif f.type in ("bool",) or str(f.type) == "bool":
-            p.add_argument(_flag(f), dest=f.name, action=argparse.BooleanOptionalAction, default=None,
-                           help=help_text)
+            p.add_argument(
+                _flag(f), dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help_text
+            )
         else:
             p.add_argument(_flag(f), dest=f.name, default=None, help=help_text)
     return p

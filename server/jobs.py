@@ -3,6 +3,7 @@
 Writes come from the GPU lane thread (progress) and the event loop (create, cancel); one lock
 serialises them. Progress writes are coalesced (at most every PROGRESS_WRITE_INTERVAL seconds
 unless the stage or substatus changes) so a render's per-frame reports cost nothing."""
+
 from __future__ import annotations
 
 import json
@@ -174,8 +175,15 @@ class JobStore:
             seq = self._db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs").fetchone()[0]
             self._db.execute(
                 "INSERT INTO jobs (id, seq, state, spec, created_at, updated_at, details) VALUES (?,?,?,?,?,?,?)",
-                (job_id, seq, JobState.QUEUED.value, json.dumps(spec.to_dict()), now, now,
-                 json.dumps(list(spec.notes)[-DETAIL_LINES:])),
+                (
+                    job_id,
+                    seq,
+                    JobState.QUEUED.value,
+                    json.dumps(spec.to_dict()),
+                    now,
+                    now,
+                    json.dumps(list(spec.notes)[-DETAIL_LINES:]),
+                ),
             )
         job = self.get(job_id)
         assert job is not None
@@ -198,7 +206,10 @@ class JobStore:
             floor = max(float(percent), float(previous.get("progress", 0.0)))
             self._pending[job_id] = {"stage": stage, "progress": floor, "substatus": substatus}
             self._dirty.add(job_id)
-            if previous.get("stage") != stage or now - self._last_write.get(job_id, 0.0) >= PROGRESS_WRITE_INTERVAL:
+            if (
+                previous.get("stage") != stage
+                or now - self._last_write.get(job_id, 0.0) >= PROGRESS_WRITE_INTERVAL
+            ):
                 self._flush(job_id)
 
     def note(self, job_id: str, line: str) -> None:
@@ -231,8 +242,15 @@ class JobStore:
                 (JobState.QUEUED.value, time.time(), job_id),
             )
 
-    def finish(self, job_id: str, state: JobState, *, video: str | None = None, error: str | None = None,
-               substatus: str = "") -> None:
+    def finish(
+        self,
+        job_id: str,
+        state: JobState,
+        *,
+        video: str | None = None,
+        error: str | None = None,
+        substatus: str = "",
+    ) -> None:
         if not state.finished:
             raise ValueError(f"{state} is not a final state")
         now = time.time()

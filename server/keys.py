@@ -1,5 +1,6 @@
 """Every piece of typed application state. The keys are set in create_app (before the app is
 frozen); the long-lived services inside Services are filled in by the startup cleanup context."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

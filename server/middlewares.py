@@ -3,6 +3,7 @@
 - Host guard: only loopback names (plus configured ones) are served, against DNS rebinding.
 - Origin guard: a state-changing request from a browser origin outside the allowed list is a 403.
 - Errors: every failure is JSON {"error": ..., "status": ...}; one log line per request error."""
+
 from __future__ import annotations
 
 import json
@@ -27,7 +28,7 @@ def error_body(status: int, message: str, **extra: object) -> web.Response:
 def _host_name(host: str) -> str:
     host = host.strip().lower()
     if host.startswith("["):  # [::1]:5000
-        return host[1:host.find("]")] if "]" in host else host
+        return host[1 : host.find("]")] if "]" in host else host
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
@@ -44,8 +45,11 @@ def make_guard_middleware(config: Config) -> Callable[[web.Request, Handler], Aw
         origin = request.headers.get("Origin")
         if request.method in STATE_CHANGING and origin is not None and origin not in allowed_origins:
             logger.warning("refused %s %s: Origin %r is not allowed", request.method, request.path, origin)
-            return error_body(403, f"Origin {origin!r} may not change anything here; allowed origins: "
-                                   f"{', '.join(sorted(allowed_origins))}")
+            return error_body(
+                403,
+                f"Origin {origin!r} may not change anything here; allowed origins: "
+                f"{', '.join(sorted(allowed_origins))}",
+            )
         return await handler(request)
 
     return guard

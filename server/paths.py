@@ -1,5 +1,6 @@
 """Vetting of local file paths a request names (manual images, music): they must be readable
 files under the configured roots, so a request can't make us read arbitrary files."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -24,10 +25,14 @@ def check_music(path_text: str, roots: tuple[Path, ...]) -> Path:
     except (OSError, RuntimeError):
         raise BadInput(f"music file {path_text!r} does not exist") from None
     if not _under(resolved, roots):
-        raise BadInput(f"music file {path_text!r} is outside the allowed folders "
-                       f"({', '.join(str(r) for r in roots)})")
+        raise BadInput(
+            f"music file {path_text!r} is outside the allowed folders "
+            f"({', '.join(str(r) for r in roots)})"
+        )
     if not resolved.is_file() or resolved.suffix.lower() not in MUSIC_SUFFIXES:
-        raise BadInput(f"music file {path_text!r} must be an audio file ({', '.join(sorted(MUSIC_SUFFIXES))})")
+        raise BadInput(
+            f"music file {path_text!r} must be an audio file ({', '.join(sorted(MUSIC_SUFFIXES))})"
+        )
     if resolved.stat().st_size > MAX_MUSIC_BYTES:
         raise BadInput(f"music file {path_text!r} is larger than {MAX_MUSIC_BYTES // (1024 * 1024)} MB")
     return resolved

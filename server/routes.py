@@ -1,4 +1,5 @@
 """The route table and thin handlers: parse -> one service call -> JSON."""
+
 from __future__ import annotations
 
 import asyncio
@@ -21,7 +22,9 @@ VIDEO_NAME = re.compile(r"^[A-Za-z0-9_.-]+\.mp4$")
 async def read_json(request: web.Request) -> Any:
     config = request.app[config_key]
     if request.content_type != "application/json":
-        raise RequestInvalid("Content-Type", f"must be application/json, got {request.content_type!r}", status=415)
+        raise RequestInvalid(
+            "Content-Type", f"must be application/json, got {request.content_type!r}", status=415
+        )
     if request.content_length is not None and request.content_length > config.max_body_bytes:
         raise RequestInvalid("body", f"is larger than {config.max_body_bytes} bytes", status=413)
     raw = await request.content.read(config.max_body_bytes + 1)
@@ -43,13 +46,19 @@ def progress_view(job: Job, ahead: int) -> dict[str, Any]:
         "stage": job.stage,
     }
     if job.state is JobState.COMPLETE:
-        body.update(progress=100, video_path=job.video, video_url=f"/api/video/{job.video}",
-                    substatus="Video ready for download")
+        body.update(
+            progress=100,
+            video_path=job.video,
+            video_url=f"/api/video/{job.video}",
+            substatus="Video ready for download",
+        )
     elif job.state.finished:
         body.update(error=job.error or "The job failed", substatus=job.substatus)
     elif job.state is JobState.QUEUED:
-        body.update(progress=int(job.progress), substatus=f"Waiting for {ahead} job(s) ahead" if ahead
-                    else "Starting…")
+        body.update(
+            progress=int(job.progress),
+            substatus=f"Waiting for {ahead} job(s) ahead" if ahead else "Starting…",
+        )
     else:
         body["substatus"] = job.substatus
     body["details"] = "\n".join(job.details)
@@ -81,11 +90,13 @@ def _job_or_404(request: web.Request) -> Job:
 
 async def health(request: web.Request) -> web.Response:
     choice = request.app[services_key].backends
-    return web.json_response({
-        "status": "ok",
-        "backends": choice.describe(),
-        "draft_stages": [s.stage for s in choice.stages if not s.real_weights],
-    })
+    return web.json_response(
+        {
+            "status": "ok",
+            "backends": choice.describe(),
+            "draft_stages": [s.stage for s in choice.stages if not s.real_weights],
+        }
+    )
 
 
 async def generate_video(request: web.Request) -> web.Response:
@@ -93,7 +104,8 @@ async def generate_video(request: web.Request) -> web.Response:
     config = request.app[config_key]
     check = path_checker(config.manual_roots)
     spec = await asyncio.get_running_loop().run_in_executor(
-        None, lambda: parse_video_request(body, check_path=check))
+        None, lambda: parse_video_request(body, check_path=check)
+    )
     job = request.app[services_key].runner.submit(spec)
     return web.json_response({"status": "generating", "job_id": job.id})
 
@@ -117,8 +129,9 @@ async def list_jobs(request: web.Request) -> web.Response:
         raise RequestInvalid("limit", "must be an integer between 1 and 200") from None
     store = request.app[services_key].store
     jobs = store.recent(limit)
-    return web.json_response({"jobs": [job_view(j, store.ahead_of(j.id) if j.state is JobState.QUEUED else 0)
-                                       for j in jobs]})
+    return web.json_response(
+        {"jobs": [job_view(j, store.ahead_of(j.id) if j.state is JobState.QUEUED else 0) for j in jobs]}
+    )
 
 
 async def get_job(request: web.Request) -> web.Response:
@@ -174,8 +187,11 @@ async def get_models(request: web.Request) -> web.Response:
 
     def report() -> dict[str, Any]:
         installed = find_installed(models_dir)
-        return {"installed": [m.to_dict() for m in installed], "missing": missing_report(models_dir, installed),
-                "device": device_info().to_dict()}
+        return {
+            "installed": [m.to_dict() for m in installed],
+            "missing": missing_report(models_dir, installed),
+            "device": device_info().to_dict(),
+        }
 
     body = await asyncio.get_running_loop().run_in_executor(None, report)
     body["stages"] = request.app[services_key].backends.describe()
@@ -196,11 +212,13 @@ async def upload(request: web.Request) -> web.Response:
         while chunk := await part.read_chunk(1 << 16):  # type: ignore[union-attr]
             data += chunk
             if len(data) > config.max_upload_bytes:
-                raise RequestInvalid("file", f"is larger than {config.max_upload_bytes // (1024 * 1024)} MB",
-                                     status=413)
+                raise RequestInvalid(
+                    "file", f"is larger than {config.max_upload_bytes // (1024 * 1024)} MB", status=413
+                )
         filename = getattr(part, "filename", None) or "upload"
         path = await asyncio.get_running_loop().run_in_executor(
-            None, store_upload, bytes(data), filename, config.upload_dir)
+            None, store_upload, bytes(data), filename, config.upload_dir
+        )
         return web.json_response({"path": str(path), "filename": path.name}, status=201)
     raise RequestInvalid("file", "missing: send the image as a multipart part named 'file'")
 
@@ -211,17 +229,21 @@ async def openapi(request: web.Request) -> web.Response:
 
 def setup_routes(app: web.Application) -> list[web.AbstractRoute]:
     """Adds every route; returns those that browsers call cross-origin (for CORS)."""
-    return list(app.router.add_routes([
-        web.get("/health", health),
-        web.post("/api/generate-video", generate_video),
-        web.get("/api/progress", progress),
-        web.get("/api/video/{name}", video),  # GET also answers HEAD
-        web.get("/api/jobs", list_jobs),
-        web.get("/api/jobs/{job_id}", get_job),
-        web.post("/api/jobs/{job_id}/cancel", cancel_job),
-        web.get("/api/options", get_options),
-        web.get("/api/voices", get_voices),
-        web.get("/api/models", get_models),
-        web.post("/api/upload", upload),
-        web.get("/api/openapi.json", openapi),
-    ]))
+    return list(
+        app.router.add_routes(
+            [
+                web.get("/health", health),
+                web.post("/api/generate-video", generate_video),
+                web.get("/api/progress", progress),
+                web.get("/api/video/{name}", video),  # GET also answers HEAD
+                web.get("/api/jobs", list_jobs),
+                web.get("/api/jobs/{job_id}", get_job),
+                web.post("/api/jobs/{job_id}/cancel", cancel_job),
+                web.get("/api/options", get_options),
+                web.get("/api/voices", get_voices),
+                web.get("/api/models", get_models),
+                web.post("/api/upload", upload),
+                web.get("/api/openapi.json", openapi),
+            ]
+        )
+    )

@@ -1,6 +1,7 @@
 """JobRunner: a FIFO queue feeding one GPU lane (a single worker thread). Jobs run one at a
 time, off the event loop; cancel is cooperative (a threading.Event the stages check); on start,
 unfinished jobs from a previous run are re-queued and resume from their artifacts."""
+
 from __future__ import annotations
 
 import asyncio
@@ -77,8 +78,14 @@ class JobRunner:
     # -- requests --------------------------------------------------------------------------------
     def submit(self, spec: JobSpec) -> Job:
         job = self._store.create(spec)
-        logger.info("job %s queued: %r (%s, %.2g min, %d scenes)", job.id, spec.topic, spec.story_type,
-                    spec.duration_minutes, spec.num_scenes)
+        logger.info(
+            "job %s queued: %r (%s, %.2g min, %d scenes)",
+            job.id,
+            spec.topic,
+            spec.story_type,
+            spec.duration_minutes,
+            spec.num_scenes,
+        )
         self._enqueue(job.id)
         return job
 
@@ -126,8 +133,14 @@ class JobRunner:
         reporter = StoreReporter(self._store, job.id)
         workdir = self._jobs_dir / job.id
         try:
-            result = run(job.spec, workdir, backends=self._backends, videos_dir=self._videos_dir,
-                         reporter=reporter, cancel=cancel)
+            result = run(
+                job.spec,
+                workdir,
+                backends=self._backends,
+                videos_dir=self._videos_dir,
+                reporter=reporter,
+                cancel=cancel,
+            )
         except JobCancelled:
             if self._stopping.is_set():
                 self._store.requeue(job.id)
@@ -137,17 +150,26 @@ class JobRunner:
             return
         except EngineError as exc:
             self._store.finish(job.id, JobState.ERROR, error=exc.message, substatus="Failed")
-            logger.warning("%6.2fs job %s failed in %s: %s", time.perf_counter() - started, job.id,
-                           reporter.stage, exc.message)
+            logger.warning(
+                "%6.2fs job %s failed in %s: %s",
+                time.perf_counter() - started,
+                job.id,
+                reporter.stage,
+                exc.message,
+            )
             return
         except Exception as exc:  # a bug or an unexpected library failure: say so, keep serving
             logger.exception("job %s crashed in stage %s", job.id, reporter.stage)
-            message = (f"Unexpected failure while working on the {reporter.stage} stage: "
-                       f"{type(exc).__name__}: {exc}. The job's files are in {workdir}; "
-                       "see the server log for details.")
+            message = (
+                f"Unexpected failure while working on the {reporter.stage} stage: "
+                f"{type(exc).__name__}: {exc}. The job's files are in {workdir}; "
+                "see the server log for details."
+            )
             self._store.finish(job.id, JobState.ERROR, error=message, substatus="Failed")
             return
-        self._store.finish(job.id, JobState.COMPLETE, video=result.video.name, substatus="Video ready for download")
+        self._store.finish(
+            job.id, JobState.COMPLETE, video=result.video.name, substatus="Video ready for download"
+        )
         logger.info("%6.2fs job %s complete -> %s", time.perf_counter() - started, job.id, result.video.name)
 
     def _finish_cancelled(self, job_id: str) -> None:

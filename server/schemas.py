@@ -2,6 +2,7 @@
 
 FIELDS is the single description of the request; validation, defaults, /api/options and the
 OpenAPI document are all derived from it."""
+
 from __future__ import annotations
 
 import math
@@ -27,7 +28,11 @@ class RequestInvalid(Exception):
         self.status = status
 
     def as_json(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"error": f"{self.field}: {self.message}", "field": self.field, "status": self.status}
+        body: dict[str, Any] = {
+            "error": f"{self.field}: {self.message}",
+            "field": self.field,
+            "status": self.status,
+        }
         if self.allowed is not None:
             body["allowed"] = self.allowed
         return body
@@ -79,31 +84,88 @@ def voice_choices() -> dict[str, str]:
 
 FIELDS: tuple[Field, ...] = (
     Field("topic", "string", "What the video is about.", default=None, minimum=1, maximum=300),
-    Field("story_type", "enum", "Kind of story; unknown names map to the nearest type.", "mystery",
-          choices=STORY_TYPES, lenient=True),
-    Field("image_style", "enum", "Look of the scene images; unknown names map to the nearest style.", "cinematic",
-          choices=IMAGE_STYLES, lenient=True),
-    Field("image_mode", "enum", "Where scene images come from.", ImageMode.AI_ONLY.value, choices=IMAGE_MODES),
-    Field("voice_id", "enum", "Narrator voice; unknown ids map to the nearest voice.", "male_narrator_deep",
-          choices=None, lenient=True),
+    Field(
+        "story_type",
+        "enum",
+        "Kind of story; unknown names map to the nearest type.",
+        "mystery",
+        choices=STORY_TYPES,
+        lenient=True,
+    ),
+    Field(
+        "image_style",
+        "enum",
+        "Look of the scene images; unknown names map to the nearest style.",
+        "cinematic",
+        choices=IMAGE_STYLES,
+        lenient=True,
+    ),
+    Field(
+        "image_mode", "enum", "Where scene images come from.", ImageMode.AI_ONLY.value, choices=IMAGE_MODES
+    ),
+    Field(
+        "voice_id",
+        "enum",
+        "Narrator voice; unknown ids map to the nearest voice.",
+        "male_narrator_deep",
+        choices=None,
+        lenient=True,
+    ),
     Field("duration", "number", "Target length in minutes.", 1.0, minimum=0.25, maximum=30),
     Field("hook_intensity", "enum", "How hard the opening grabs.", HookIntensity.MEDIUM.value, choices=HOOKS),
     Field("pacing", "enum", "Rhythm of speech, camera and cuts.", Pacing.MODERATE.value, choices=PACINGS),
-    Field("num_scenes", "integer", "Number of scenes (default: one per ~10 s, at least 3).", None,
-          minimum=1, maximum=60, nullable=True),
-    Field("characters", "characters", "Characters who keep their names and looks in every scene.", (),
-          max_items=10),
-    Field("manual_image_paths", "array", "Your own images (paths on this machine or from /api/upload).", (),
-          max_items=60, max_length=1024),
-    Field("stock_keywords", "array", "Words to match in the offline stock library.", (), max_items=20,
-          max_length=50),
+    Field(
+        "num_scenes",
+        "integer",
+        "Number of scenes (default: one per ~10 s, at least 3).",
+        None,
+        minimum=1,
+        maximum=60,
+        nullable=True,
+    ),
+    Field(
+        "characters",
+        "characters",
+        "Characters who keep their names and looks in every scene.",
+        (),
+        max_items=10,
+    ),
+    Field(
+        "manual_image_paths",
+        "array",
+        "Your own images (paths on this machine or from /api/upload).",
+        (),
+        max_items=60,
+        max_length=1024,
+    ),
+    Field(
+        "stock_keywords",
+        "array",
+        "Words to match in the offline stock library.",
+        (),
+        max_items=20,
+        max_length=50,
+    ),
     Field("aspect_ratio", "enum", "Frame shape.", AspectRatio.LANDSCAPE.value, choices=ASPECTS),
     Field("fps", "integer", "Frames per second.", 30, minimum=12, maximum=60),
     Field("captions", "boolean", "Burn in word-highlighted captions.", True),
-    Field("music", "string", "Optional music bed: path to an audio file on this machine (ducked under the voice).",
-          None, maximum=1024, nullable=True),
-    Field("seed", "integer", "Seed for repeatable images and draft scripts (drawn at random when absent).", None,
-          minimum=0, maximum=MAX_SEED, nullable=True),
+    Field(
+        "music",
+        "string",
+        "Optional music bed: path to an audio file on this machine (ducked under the voice).",
+        None,
+        maximum=1024,
+        nullable=True,
+    ),
+    Field(
+        "seed",
+        "integer",
+        "Seed for repeatable images and draft scripts (drawn at random when absent).",
+        None,
+        minimum=0,
+        maximum=MAX_SEED,
+        nullable=True,
+    ),
 )
 CHARACTER_NAME_MAX = 60
 CHARACTER_DESCRIPTION_MAX = 300
@@ -127,17 +189,25 @@ def _check_number(f: Field, value: Any, integer: bool) -> float | int:
     ok = isinstance(value, int) if integer else isinstance(value, (int, float))
     if isinstance(value, bool) or not ok:
         want = "an integer" if integer else "a number"
-        raise RequestInvalid(f.name, f"must be {want}, got {type(value).__name__}", {"min": f.minimum, "max": f.maximum})
-    if not math.isfinite(value) or not (f.minimum or 0) <= value <= (f.maximum if f.maximum is not None else value):
-        raise RequestInvalid(f.name, f"must be between {f.minimum:g} and {f.maximum:g}, got {value}",
-                             {"min": f.minimum, "max": f.maximum})
+        raise RequestInvalid(
+            f.name, f"must be {want}, got {type(value).__name__}", {"min": f.minimum, "max": f.maximum}
+        )
+    if not math.isfinite(value) or not (f.minimum or 0) <= value <= (
+        f.maximum if f.maximum is not None else value
+    ):
+        raise RequestInvalid(
+            f.name,
+            f"must be between {f.minimum:g} and {f.maximum:g}, got {value}",
+            {"min": f.minimum, "max": f.maximum},
+        )
     return value
 
 
 def _check_enum(f: Field, value: Any, notes: list[str]) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > 64:
-        raise RequestInvalid(f.name, "must be a non-empty string of at most 64 characters",
-                             sorted(field_choices(f)))
+        raise RequestInvalid(
+            f.name, "must be a non-empty string of at most 64 characters", sorted(field_choices(f))
+        )
     if f.name == "voice_id":
         voice, note = resolve_voice(value)
         if note:
@@ -162,14 +232,18 @@ def _check_strings(f: Field, value: Any) -> tuple[str, ...]:
     out = []
     for i, item in enumerate(value):
         if not isinstance(item, str) or not item.strip() or len(item) > (f.max_length or 0):
-            raise RequestInvalid(f"{f.name}[{i}]", f"must be a non-empty string of at most {f.max_length} characters")
+            raise RequestInvalid(
+                f"{f.name}[{i}]", f"must be a non-empty string of at most {f.max_length} characters"
+            )
         out.append(item.strip())
     return tuple(out)
 
 
 def _check_characters(f: Field, value: Any) -> tuple[Character, ...]:
     if not isinstance(value, list):
-        raise RequestInvalid(f.name, f"must be a list of {{name, description}} objects, got {type(value).__name__}")
+        raise RequestInvalid(
+            f.name, f"must be a list of {{name, description}} objects, got {type(value).__name__}"
+        )
     if len(value) > (f.max_items or 0):
         raise RequestInvalid(f.name, f"at most {f.max_items} characters, got {len(value)}")
     out = []
@@ -183,7 +257,9 @@ def _check_characters(f: Field, value: Any) -> tuple[Character, ...]:
         if desc is None:
             desc = ""
         if not isinstance(desc, str) or len(desc) > CHARACTER_DESCRIPTION_MAX:
-            raise RequestInvalid(f"{where}.description", f"must be a string of at most {CHARACTER_DESCRIPTION_MAX} characters")
+            raise RequestInvalid(
+                f"{where}.description", f"must be a string of at most {CHARACTER_DESCRIPTION_MAX} characters"
+            )
         out.append(Character(name.strip(), desc.strip()))
     return tuple(out)
 
@@ -229,7 +305,9 @@ def parse_video_request(body: Any, *, check_path: Callable[[str, str], str] | No
         values[f.name] = _check(f, body[f.name], notes)
     mode = ImageMode(values["image_mode"])
     if mode is ImageMode.MANUAL_ONLY and not values["manual_image_paths"]:
-        raise RequestInvalid("manual_image_paths", "must list at least one image when image_mode is manual_only")
+        raise RequestInvalid(
+            "manual_image_paths", "must list at least one image when image_mode is manual_only"
+        )
     if check_path is not None:
         values["manual_image_paths"] = tuple(
             check_path(f"manual_image_paths[{i}]", p) for i, p in enumerate(values["manual_image_paths"])

@@ -1,4 +1,5 @@
 """Shared fixtures for the server tests: a real app on temporary folders, real default backends."""
+
 from __future__ import annotations
 
 from pathlib import Path

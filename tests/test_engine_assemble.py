@@ -1,5 +1,6 @@
 """A job's artifacts become a timeline: scenes as long as their voice, narration at scene
 offsets, captions on the words, held longer when the voice is shorter than asked."""
+
 from __future__ import annotations
 
 import wave
@@ -52,6 +53,7 @@ def test_build_timeline_places_voice_and_captions_at_scene_offsets(tmp_path: Pat
     words = [w for c in timeline.captions for w in c.words]
     # The second scene starts at 5.0 s: its first word is at 5.1 s on the video's clock.
     assert [round(w.start, 3) for w in words] == [0.1, 0.6, 5.1, 5.6, 11.1, 11.6]
-    no_captions = build_timeline(JobSpec(topic="t", duration_minutes=0.25, num_scenes=3, captions=False),
-                                 images, narration, tmp_path)
+    no_captions = build_timeline(
+        JobSpec(topic="t", duration_minutes=0.25, num_scenes=3, captions=False), images, narration, tmp_path
+    )
     assert no_captions.captions == ()

@@ -1,4 +1,5 @@
 """Stage progress maps into the stage's quarter, slices nest, and cancel raises."""
+
 from __future__ import annotations
 
 import threading
@@ -17,8 +18,12 @@ def test_fractions_map_into_the_stage_range_and_slices_nest() -> None:
     scene = p.sub(0.5, 1.0)
     scene(0.5, "scene half")
     scene.sub(0.0, 0.5)(1.0, "nested")
-    assert seen == [("narration", 62.5, "half"), ("narration", 75.0, "clamped"),
-                    ("narration", 68.75, "scene half"), ("narration", 68.75, "nested")]
+    assert seen == [
+        ("narration", 62.5, "half"),
+        ("narration", 75.0, "clamped"),
+        ("narration", 68.75, "scene half"),
+        ("narration", 68.75, "nested"),
+    ]
     with pytest.raises(ValueError):
         StageProgress("painting")
 

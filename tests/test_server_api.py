@@ -1,4 +1,5 @@
 """The HTTP contract: endpoints, validation at the edge, the local-only guards, video serving."""
+
 from __future__ import annotations
 
 import os
@@ -9,7 +10,6 @@ import pytest
 
 from server.config import Config
 from server.schemas import FIELDS
-from tests.conftest import EXAMPLE_REQUEST
 
 FRONTEND = "http://localhost:5173"
 
@@ -26,13 +26,35 @@ async def test_health_names_a_backend_per_stage(client: Any) -> None:
 
 
 async def test_cors_preflight_from_the_frontend(client: Any) -> None:
-    resp = await client.options("/api/generate-video", headers={
-        "Origin": FRONTEND, "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "Content-Type"})
+    resp = await client.options(
+        "/api/generate-video",
+        headers={
+            "Origin": FRONTEND,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "Content-Type",
+        },
+    )
     assert resp.status == 200
     assert resp.headers["Access-Control-Allow-Origin"] == FRONTEND
     assert "POST" in resp.headers["Access-Control-Allow-Methods"]
     assert "CONTENT-TYPE" in resp.headers["Access-Control-Allow-Headers"].upper()
+
+
+async def test_guide_curl_check_sees_cors_headers(client: Any) -> None:
+    # The integration guide's check, verbatim: curl without -X sends a GET with the preflight headers.
+    resp = await client.get(
+        "/api/generate-video",
+        headers={
+            "Origin": FRONTEND,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "Content-Type",
+        },
+    )
+    assert resp.status == 405 and "error" in await resp.json()
+    assert resp.headers["Access-Control-Allow-Origin"] == FRONTEND
+    assert resp.headers["Access-Control-Allow-Methods"] == "GET, POST, OPTIONS"
+    foreign = await client.get("/api/generate-video", headers={"Origin": "http://evil.example"})
+    assert "Access-Control-Allow-Origin" not in foreign.headers
 
 
 async def test_simple_request_gets_cors_header(client: Any) -> None:
@@ -46,8 +68,11 @@ async def test_idle_progress_before_any_job(client: Any) -> None:
 
 
 async def test_seed_curl_is_accepted_with_defaults(client: Any) -> None:
-    resp = await client.post("/api/generate-video", json={"topic": "test", "story_type": "scary_horror"},
-                             headers={"Origin": FRONTEND})
+    resp = await client.post(
+        "/api/generate-video",
+        json={"topic": "test", "story_type": "scary_horror"},
+        headers={"Origin": FRONTEND},
+    )
     assert resp.status == 200
     body = await resp.json()
     assert body["status"] == "generating" and body["job_id"]
@@ -59,8 +84,15 @@ async def test_seed_curl_is_accepted_with_defaults(client: Any) -> None:
 
 
 async def test_unknown_presets_map_to_nearest_and_say_so(client: Any) -> None:
-    resp = await client.post("/api/generate-video", json={
-        "topic": "x", "story_type": "ghost story", "image_style": "manga", "voice_id": "deep_male_voice"})
+    resp = await client.post(
+        "/api/generate-video",
+        json={
+            "topic": "x",
+            "story_type": "ghost story",
+            "image_style": "manga",
+            "voice_id": "deep_male_voice",
+        },
+    )
     assert resp.status == 200
     job = await (await client.get(f"/api/jobs/{(await resp.json())['job_id']}")).json()
     assert job["spec"]["story_type"] == "scary_horror"
@@ -95,7 +127,10 @@ BAD_BODIES: list[tuple[dict[str, Any], str]] = [
     ({"topic": "x", "stock_keywords": ["ok", 3]}, "stock_keywords[1]"),
     ({"topic": "x", "stock_keywords": ["k"] * 21}, "stock_keywords"),
     ({"topic": "x", "image_mode": "manual_only"}, "manual_image_paths"),
-    ({"topic": "x", "image_mode": "manual_only", "manual_image_paths": ["/etc/passwd"]}, "manual_image_paths[0]"),
+    (
+        {"topic": "x", "image_mode": "manual_only", "manual_image_paths": ["/etc/passwd"]},
+        "manual_image_paths[0]",
+    ),
     ({"topic": "x", "music": "/etc/passwd"}, "music"),
     ({"topic": "x", "story_type": 7}, "story_type"),
 ]
@@ -117,10 +152,13 @@ async def test_unknown_enum_lists_what_is_allowed(client: Any) -> None:
 
 
 async def test_malformed_bodies(client: Any) -> None:
-    resp = await client.post("/api/generate-video", data="{not json", headers={"Content-Type": "application/json"})
+    resp = await client.post(
+        "/api/generate-video", data="{not json", headers={"Content-Type": "application/json"}
+    )
     assert resp.status == 400 and (await resp.json())["field"] == "body"
-    resp = await client.post("/api/generate-video", data="topic=x",
-                             headers={"Content-Type": "application/x-www-form-urlencoded"})
+    resp = await client.post(
+        "/api/generate-video", data="topic=x", headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
     assert resp.status == 415
     resp = await client.post("/api/generate-video", json=["topic"])
     assert resp.status == 400
@@ -133,11 +171,15 @@ async def test_malformed_bodies(client: Any) -> None:
 
 
 async def test_foreign_origin_cannot_start_jobs(client: Any) -> None:
-    resp = await client.post("/api/generate-video", json={"topic": "x"}, headers={"Origin": "http://evil.example"})
+    resp = await client.post(
+        "/api/generate-video", json={"topic": "x"}, headers={"Origin": "http://evil.example"}
+    )
     assert resp.status == 403
     assert "evil.example" in (await resp.json())["error"]
-    preflight = await client.options("/api/generate-video", headers={
-        "Origin": "http://evil.example", "Access-Control-Request-Method": "POST"})
+    preflight = await client.options(
+        "/api/generate-video",
+        headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"},
+    )
     assert preflight.status == 403
     assert (await (await client.get("/api/jobs")).json())["jobs"] == []
 
@@ -182,9 +224,20 @@ async def test_video_range_requests(client: Any, videos: Path) -> None:
     assert head.status == 206 and head.headers["Content-Range"] == "bytes 0-9/10240"
 
 
-@pytest.mark.parametrize("name", [
-    "link.mp4", "notes.txt", "missing.mp4", "..%2Fsecret.mp4", "%2E%2E%2Fsecret.mp4", "..mp4",
-    "%2Fetc%2Fpasswd", "video_20250101_000000.mp4%00.txt", ".hidden.mp4"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "link.mp4",
+        "notes.txt",
+        "missing.mp4",
+        "..%2Fsecret.mp4",
+        "%2E%2E%2Fsecret.mp4",
+        "..mp4",
+        "%2Fetc%2Fpasswd",
+        "video_20250101_000000.mp4%00.txt",
+        ".hidden.mp4",
+    ],
+)
 async def test_video_names_outside_the_rules_are_404(client: Any, videos: Path, name: str) -> None:
     resp = await client.get(f"/api/video/{name}")
     assert resp.status == 404
@@ -192,8 +245,15 @@ async def test_video_names_outside_the_rules_are_404(client: Any, videos: Path, 
 
 async def test_options_list_every_choice_with_a_description(client: Any) -> None:
     body = await (await client.get("/api/options")).json()
-    assert set(body) == {"story_type", "image_style", "image_mode", "voice_id", "pacing", "hook_intensity",
-                         "aspect_ratio"}
+    assert set(body) == {
+        "story_type",
+        "image_style",
+        "image_mode",
+        "voice_id",
+        "pacing",
+        "hook_intensity",
+        "aspect_ratio",
+    }
     for values in body.values():
         assert values and all(v["value"] and v["description"] for v in values)
     assert "male_narrator_deep" in {v["value"] for v in body["voice_id"]}

@@ -1,4 +1,5 @@
 """Config: defaults, environment variables, then flags."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,13 +18,33 @@ def test_defaults_are_the_frontend_contract() -> None:
 
 
 def test_env_then_flags() -> None:
-    env = {"STORYREEL_PORT": "5050", "STORYREEL_DATA_DIR": "/srv/d", "STORYREEL_CORS_ORIGINS": "http://a:1, http://b:2",
-           "STORYREEL_KEEP_WARM": "true"}
+    env = {
+        "STORYREEL_PORT": "5050",
+        "STORYREEL_DATA_DIR": "/srv/d",
+        "STORYREEL_CORS_ORIGINS": "http://a:1, http://b:2",
+        "STORYREEL_KEEP_WARM": "true",
+    }
     c = config_from([], env=env)
     assert c.port == 5050 and c.data_dir == Path("/srv/d") and c.keep_warm
     assert c.cors_origins == ("http://a:1", "http://b:2")
-    c = config_from(["--port", "6000", "--cors-origin", "http://c:3", "--cors-origin", "http://d:4",
-                     "--no-keep-warm", "--videos-dir", "/v", "--models-dir", "/m", "--host", "127.0.0.1"], env=env)
+    c = config_from(
+        [
+            "--port",
+            "6000",
+            "--cors-origin",
+            "http://c:3",
+            "--cors-origin",
+            "http://d:4",
+            "--no-keep-warm",
+            "--videos-dir",
+            "/v",
+            "--models-dir",
+            "/m",
+            "--host",
+            "127.0.0.1",
+        ],
+        env=env,
+    )
     assert c.port == 6000 and c.cors_origins == ("http://c:3", "http://d:4") and not c.keep_warm
     assert c.videos_dir == Path("/v") and c.models_dir == Path("/m") and c.host == "127.0.0.1"
 

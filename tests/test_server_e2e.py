@@ -1,10 +1,10 @@
 """A real video end to end on the embedded defaults (no weights, no GPU, no network), and a
 job that survives `kill -9` of the server."""
+
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -13,8 +13,6 @@ import time
 import urllib.request
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from engine.compose.ffmpeg import probe
 from engine.progress import STAGE_RANGES
@@ -26,8 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 async def test_example_request_makes_a_real_video_offline(client: Any, config: Any) -> None:
     with no_network():
-        resp = await client.post("/api/generate-video", json=EXAMPLE_REQUEST,
-                                 headers={"Origin": "http://localhost:5173"})
+        resp = await client.post(
+            "/api/generate-video", json=EXAMPLE_REQUEST, headers={"Origin": "http://localhost:5173"}
+        )
         assert resp.status == 200
         job_id = (await resp.json())["job_id"]
         seen: list[dict[str, Any]] = []
@@ -66,8 +65,13 @@ async def test_example_request_makes_a_real_video_offline(client: Any, config: A
     requested = EXAMPLE_REQUEST["duration"] * 60
     assert info.duration is not None and abs(info.duration - requested) <= 0.15 * requested, info.duration
     workdir = config.jobs_dir / job_id
-    for artifact in ("script.json", "narration.json", "timeline.json", "images/scene_01.png",
-                     "audio/scene_01.wav"):
+    for artifact in (
+        "script.json",
+        "narration.json",
+        "timeline.json",
+        "images/scene_01.png",
+        "audio/scene_01.wav",
+    ):
         assert (workdir / artifact).is_file(), artifact
 
 
@@ -84,9 +88,24 @@ def _get(port: int, path: str) -> dict[str, Any]:
 
 def _start_server(port: int, tmp: Path) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(port),
-         "--data-dir", str(tmp / "data"), "--videos-dir", str(tmp / "videos"), "--models-dir", str(tmp / "models")],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(tmp / f"server-{time.time_ns()}.log", "wb"),
+        [
+            sys.executable,
+            "-m",
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(tmp / "data"),
+            "--videos-dir",
+            str(tmp / "videos"),
+            "--models-dir",
+            str(tmp / "models"),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp / f"server-{time.time_ns()}.log", "wb"),
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -103,9 +122,11 @@ def test_job_resumes_after_kill_9(tmp_path: Path) -> None:
     port = _free_port()
     proc = _start_server(port, tmp_path)
     try:
-        req = urllib.request.Request(f"http://127.0.0.1:{port}/api/generate-video",
-                                     data=json.dumps(EXAMPLE_REQUEST).encode(),
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/generate-video",
+            data=json.dumps(EXAMPLE_REQUEST).encode(),
+            headers={"Content-Type": "application/json"},
+        )
         job_id = json.loads(urllib.request.urlopen(req, timeout=10).read())["job_id"]
         deadline = time.monotonic() + 300
         while _get(port, f"/api/progress?job_id={job_id}")["progress"] < 50:  # script and images done
@@ -114,7 +135,9 @@ def test_job_resumes_after_kill_9(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-    before = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "data" / "jobs" / job_id / "images").glob("*.png")}
+    before = {
+        p.name: p.stat().st_mtime_ns for p in (tmp_path / "data" / "jobs" / job_id / "images").glob("*.png")
+    }
     assert before, "images were made before the kill"
 
     proc = _start_server(port, tmp_path)
@@ -127,7 +150,10 @@ def test_job_resumes_after_kill_9(tmp_path: Path) -> None:
         job = _get(port, f"/api/jobs/{job_id}")
         assert job["attempts"] == 2
         assert any("reusing the script" in line for line in job["details"])
-        after = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "data" / "jobs" / job_id / "images").glob("*.png")}
+        after = {
+            p.name: p.stat().st_mtime_ns
+            for p in (tmp_path / "data" / "jobs" / job_id / "images").glob("*.png")
+        }
         assert {k: after[k] for k in before} == before, "images were redrawn instead of reused"
         assert (tmp_path / "videos" / body["video_path"]).is_file()
     finally:

@@ -1,4 +1,5 @@
 """The job store and queue: durable records, monotonic progress, FIFO lane, cancel."""
+
 from __future__ import annotations
 
 import asyncio
