@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Sequence
 
 from engine.errors import ModelMissing
+from engine.models import DeviceInfo, InstalledModel, device_info, find_installed, pick, vram_estimate
 from engine.pipeline import Backends
 
 STAGE_CHOICES = {
@@ -30,9 +31,25 @@ class StageChoice:
 class BackendChoice:
     backends: Backends
     stages: tuple[StageChoice, ...]
+    #: Whether models stay loaded between jobs, and why (keep-warm asked for and the device has room).
+    keep_warm: bool = False
+    memory_note: str = "each stage releases its model when it is done: one large model at a time"
 
     def describe(self) -> dict[str, Any]:
         return {s.stage: asdict(s) for s in self.stages}
+
+
+def warm_fits(models: Sequence[InstalledModel], device: DeviceInfo, *, headroom: int = 1 << 30) -> tuple[bool, str]:
+    """Can all of ``models`` stay loaded together on ``device``? Estimates from vram_estimate."""
+    need = sum(vram_estimate(m) for m in models) + headroom
+    where = f"{device.kind} {device.name}".strip()
+    gib = 1 << 30
+    if need <= device.total_bytes:
+        return True, f"keep-warm: the real models ({need / gib:.1f} GiB) fit on {where} ({device.total_bytes / gib:.1f} GiB)"
+    return False, (
+        f"keep-warm off: the real models need about {need / gib:.1f} GiB together but {where} has "
+        f"{device.total_bytes / gib:.1f} GiB; each stage releases its model when it is done"
+    )
 
 
 def _check(stage: str, value: str) -> None:
@@ -49,10 +66,11 @@ def choose_backends(
     images: str = "auto",
     narration: str = "auto",
     keep_warm: bool = False,
+    device: Callable[[], DeviceInfo] = device_info,
 ) -> BackendChoice:
+    from engine.images.placement import scheduler_for_entry
     from engine.images.router import ImageRouter
     from engine.images.sdxl import SDXLSource
-    from engine.models import find_installed, pick
     from engine.narration.narrator import CatalogNarrator
     from engine.script.draft import DraftWriter
     from engine.script.llama import LlamaWriter
@@ -62,6 +80,13 @@ def choose_backends(
     installed = find_installed(models_dir)
 
     llm = pick(installed, "llm") if script != "draft" else None
+    sdxl_model = pick(installed, "sdxl") if images != "draft" else None
+    tts_models = [m for m in installed if m.kind == "tts"] if narration != "embedded" else []
+    real = [m for m in (llm, sdxl_model, *tts_models) if m is not None]
+    memory_note = BackendChoice.memory_note
+    if keep_warm and real:
+        keep_warm, memory_note = warm_fits(real, device())
+
     if script == "llama" and llm is None:
         raise ModelMissing(
             f"No GGUF language model in {models_dir / 'llm'} — run python scripts/download_models.py --llm"
@@ -77,19 +102,18 @@ def choose_backends(
             "script", writer.name, False, None, "python scripts/download_models.py --llm"
         )
 
-    sdxl_model = pick(installed, "sdxl") if images != "draft" else None
     if images == "sdxl" and sdxl_model is None:
         raise ModelMissing(
             f"SDXL weights not found in {models_dir / 'sdxl'} — run python scripts/download_models.py --sdxl"
         )
     sdxl = None
     if sdxl_model is not None:
-        s = sdxl_model.settings
+        s = sdxl_model.settings  # the manifest's vocabulary: diffusers scheduler class + options
         sdxl = SDXLSource(
             sdxl_model.path,
             steps=s.get("steps"),
-            guidance=s.get("guidance"),
-            scheduler=s.get("scheduler"),
+            guidance=s.get("guidance_scale"),
+            scheduler=scheduler_for_entry(s.get("scheduler"), s.get("scheduler_kwargs")),
             keep_loaded=keep_warm,
         )
     router = ImageRouter(sdxl=sdxl, stock_dir=stock_dir, allowed_roots=manual_roots)
@@ -105,7 +129,7 @@ def choose_backends(
         None if sdxl is not None else "python scripts/download_models.py --sdxl",
     )
 
-    tts = {m.name: m.path for m in installed if m.kind == "tts"} if narration != "embedded" else {}
+    tts = {m.name: m.path for m in tts_models}
     if narration == "coqui" and not tts:
         raise ModelMissing(
             f"No Coqui TTS model in {models_dir / 'tts'} — run python scripts/download_models.py --tts"
@@ -125,4 +149,6 @@ def choose_backends(
     return BackendChoice(
         Backends(script=writer, images=router, narration=narrator),
         (script_choice, images_choice, narration_choice),
+        keep_warm=keep_warm,
+        memory_note=memory_note,
     )

@@ -59,6 +59,7 @@ def _services_ctx(backend_factory: BackendFactory) -> Callable[[web.Application]
                 stage.backend,
                 "" if stage.real_weights else f"  (embedded default; real model: {stage.fix})",
             )
+        logger.info("%s", choice.memory_note)
         runner.resume_unfinished()
         try:
             yield

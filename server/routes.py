@@ -95,6 +95,7 @@ async def health(request: web.Request) -> web.Response:
             "status": "ok",
             "backends": choice.describe(),
             "draft_stages": [s.stage for s in choice.stages if not s.real_weights],
+            "memory": choice.memory_note,
         }
     )
 

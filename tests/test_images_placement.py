@@ -66,3 +66,12 @@ def test_importing_the_images_package_does_not_import_torch() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "[]"
+
+
+def test_manifest_scheduler_entries_map_to_presets() -> None:
+    from engine.images.placement import scheduler_for_entry
+
+    assert scheduler_for_entry("EulerDiscreteScheduler", {"timestep_spacing": "trailing"}) == "lightning"
+    assert scheduler_for_entry("EulerDiscreteScheduler", {}) == "euler"
+    assert scheduler_for_entry(None, None) is None
+    assert scheduler_for_entry("MadeUpScheduler", {}) == "MadeUpScheduler"

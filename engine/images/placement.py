@@ -95,6 +95,19 @@ DEFAULT_STEPS: Final = 30
 DEFAULT_GUIDANCE: Final = 6.0
 
 
+def scheduler_for_entry(class_name: str | None, options: Mapping[str, object] | None = None) -> str | None:
+    """The preset name for a model entry's scheduler as the manifest records it (a diffusers class
+    name plus options, e.g. EulerDiscreteScheduler + trailing spacing -> "lightning"); an unknown
+    pair is returned as given, for scheduler_preset to refuse with the list of presets."""
+    if not class_name:
+        return None
+    wanted = dict(options or {})
+    for name, preset in SCHEDULERS.items():
+        if preset.class_name == class_name and dict(preset.options) == wanted:
+            return name
+    return class_name
+
+
 def scheduler_preset(name: str | None) -> SchedulerPreset | None:
     if name is None or name == "" or name == "default":
         return None
