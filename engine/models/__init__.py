@@ -3,14 +3,12 @@
 - ``set_offline_env()`` — call before any model library is imported.
 - ``find_installed(models_dir)`` / ``pick(models, kind, name)`` / ``require(...)`` — what is installed.
 - ``device_info()`` — CUDA, Apple MPS or CPU, with free memory.
-- ``ModelLane`` — at most one large model resident on the GPU at a time (or keep warm if room).
 - ``missing_report(models_dir)`` — per stage, what is missing and the command that fetches it.
 
 Nothing heavy is imported here; torch is imported only inside ``device_info()``.
 """
 from engine.models.device import DEVICE_KINDS, DeviceInfo, device_info
 from engine.models.env import OFFLINE_ENV, set_offline_env
-from engine.models.lane import ModelLane, empty_torch_cache
 from engine.models.registry import (
     KINDS,
     InstalledModel,
@@ -24,7 +22,7 @@ from engine.models.registry import (
 from engine.models.report import missing_report
 
 __all__ = [
-    "DEVICE_KINDS", "DeviceInfo", "device_info", "OFFLINE_ENV", "set_offline_env", "ModelLane",
-    "empty_torch_cache", "KINDS", "InstalledModel", "fetch_command", "find_installed", "missing_message",
+    "DEVICE_KINDS", "DeviceInfo", "device_info", "OFFLINE_ENV", "set_offline_env",
+    "KINDS", "InstalledModel", "fetch_command", "find_installed", "missing_message",
     "pick", "require", "vram_estimate", "missing_report",
 ]

@@ -255,7 +255,8 @@ def require(models: Iterable[InstalledModel], kind: str, name: str | None = None
 
 
 def vram_estimate(model: InstalledModel) -> int:
-    """Rough GPU bytes a model needs while it works (weights + working memory), for ModelLane."""
+    """Rough GPU bytes a model needs while it works (weights + working memory); keep-warm uses it
+    (engine.backends.warm_fits) to decide whether all real models fit on the device together."""
     gib = 1 << 30
     if model.kind == "llm":
         return int(model.size_bytes * 1.1) + gib  # KV cache at n_ctx 8192 and scratch
