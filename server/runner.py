@@ -173,6 +173,7 @@ class JobRunner:
         logger.info("%6.2fs job %s complete -> %s", time.perf_counter() - started, job.id, result.video.name)
 
     def _finish_cancelled(self, job_id: str) -> None:
-        self._store.finish(job_id, JobState.CANCELLED, error="Cancelled by request", substatus="Cancelled")
+        # Files first: once the job reads "cancelled", its partial files are already gone.
         shutil.rmtree(self._jobs_dir / job_id, ignore_errors=True)
+        self._store.finish(job_id, JobState.CANCELLED, error="Cancelled by request", substatus="Cancelled")
         logger.info("job %s cancelled", job_id)
