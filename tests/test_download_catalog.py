@@ -1,7 +1,6 @@
 """The built-in catalog of scripts/download_models.py: profiles, file choices, pins, --list."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import sys
@@ -10,19 +9,8 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-SCRIPT = ROOT / "scripts" / "download_models.py"
+from tests.download_script import dl
 
-
-def _load() -> Any:
-    spec = importlib.util.spec_from_file_location("download_models_catalog_test", SCRIPT)
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-dl = _load()
 cat = sys.modules["fetchlib.catalog"]
 
 

@@ -8,7 +8,6 @@ are honoured, and a file can be cut off half-way on its first GET.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import io
 import json
 import socket
@@ -26,19 +25,7 @@ import pytest
 from engine.models import find_installed, pick
 from tests.netguard import no_network
 
-ROOT = Path(__file__).resolve().parent.parent
-SCRIPT = ROOT / "scripts" / "download_models.py"
-
-
-def _load_script() -> Any:
-    spec = importlib.util.spec_from_file_location("download_models_under_test", SCRIPT)
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-dl = _load_script()
+from tests.download_script import SCRIPT, dl  # noqa: E402
 
 
 def sha256(b: bytes) -> str:
