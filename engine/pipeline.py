@@ -44,7 +44,7 @@ class Reporter(Protocol):
 class Result:
     video: Path
     script: Script
-    duration: float
+    duration: float  # seconds of video (speech, held longer when it ran short of the request)
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -140,15 +140,14 @@ def run(
 
     narration = stage("narration", speak)
 
-    def compose(progress: StageProgress) -> Path:
+    def compose(progress: StageProgress) -> tuple[Path, float]:
         progress(0.0, "Rendering video 0%")
         timeline = build_timeline(spec, images, narration, workdir)
         timeline.to_json(workdir / "timeline.json")
         out = unique_video_path(videos_dir)
         render(timeline, out, progress=progress)
         progress(1.0, "Video ready for download")
-        return out
+        return out, timeline.duration
 
-    video = stage("video", compose)
-    total = sum(s.duration for s in narration.scenes)
-    return Result(video=video, script=script, duration=total)
+    video, duration = stage("video", compose)
+    return Result(video=video, script=script, duration=duration)
