@@ -1,6 +1,6 @@
 """The ffmpeg writer: raw NV12 frames on stdin (the layout H.264 encoders read natively, so the
-pipe costs one copy and ffmpeg converts nothing), H.264 + AAC into MP4 with BT.709 tags and
-``+faststart``.
+pipe costs one copy and ffmpeg converts nothing), H.264 with BT.709 tags into an MP4; then the mux
+that adds the AAC soundtrack by stream copy and moves the index to the front (``+faststart``).
 
 Frames move through a small fixed pool of buffers: the compositor fills one while a writer thread
 pushes earlier ones into ffmpeg, so production and encoding overlap and memory stays flat. A
@@ -19,6 +19,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Final, Sequence
 
+from engine.compose import ffmpeg as ff
 from engine.compose.ffmpeg import stderr_tail
 from engine.errors import RenderFailed
 
@@ -40,23 +41,25 @@ def rate_arg(fps: float) -> str:
 
 
 def encoder_argv(ffmpeg: Path, *, width: int, height: int, fps: float, codec_args: Sequence[str],
-                 audio: Path | None, audio_gain_db: float, out: Path) -> list[str]:
-    argv = [str(ffmpeg), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error",
+                 out: Path) -> list[str]:
+    """The video encoder: NV12 frames on stdin -> H.264 in an MP4 (video only; ``mux`` adds the
+    soundtrack and moves the index to the front)."""
+    return [str(ffmpeg), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error",
             "-f", "rawvideo", "-pix_fmt", "nv12", "-s", f"{width}x{height}", "-framerate", rate_arg(fps),
-            "-i", "pipe:0"]
-    if audio is not None:
-        argv += ["-f", "wav", "-i", str(audio)]
-    argv += ["-map", "0:v:0"]
-    if audio is not None:
-        argv += ["-map", "1:a:0"]
-    # BT.709 limited range, tagged on the frames (encoders copy frame tags into the stream's VUI)
-    argv += ["-vf", "setparams=range=tv:color_primaries=bt709:color_trc=bt709:colorspace=bt709", *codec_args]
-    if audio is not None:
-        if abs(audio_gain_db) > 0.005:
-            argv += ["-af", f"volume={audio_gain_db:.3f}dB"]
-        argv += ["-c:a", "aac", "-b:a", "192k", "-ar", "48000", "-ac", "2"]
-    argv += ["-movflags", "+faststart", "-f", "mp4", "-y", str(out)]
-    return argv
+            "-i", "pipe:0", "-map", "0:v:0",
+            # BT.709 limited range, tagged on the frames (encoders copy frame tags into the VUI)
+            "-vf", "setparams=range=tv:color_primaries=bt709:color_trc=bt709:colorspace=bt709",
+            *codec_args, "-f", "mp4", "-y", str(out)]
+
+
+def mux(ffmpeg: Path, video: Path, audio: Path, out: Path, *, stop: threading.Event | None = None) -> Path:
+    """Put the encoded video and soundtrack side by side in ``out`` by stream copy (no
+    re-encoding), index first (``+faststart``) so a browser can start playing and seeking at once."""
+    ff.run(ffmpeg, ["-i", str(video), "-i", str(audio), "-map", "0:v:0", "-map", "1:a:0", "-c", "copy",
+                    "-movflags", "+faststart", "-f", "mp4", "-y", str(out)], "writing the final video", stop=stop)
+    if not out.is_file() or out.stat().st_size == 0:
+        raise RenderFailed(f"writing the final video: ffmpeg wrote no file at {out}")
+    return out
 
 
 def _write_all(fd: int, view: memoryview) -> None:

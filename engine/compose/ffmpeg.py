@@ -8,11 +8,13 @@ import os
 import re
 import shutil
 import subprocess
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Sequence
 
-from engine.errors import BadInput, RenderFailed
+from engine.errors import BadInput, JobCancelled, RenderFailed
 
 log = logging.getLogger(__name__)
 
@@ -51,21 +53,34 @@ def stderr_tail(text: str, limit: int = _STDERR_TAIL) -> str:
 
 
 def run(ffmpeg: Path, args: Sequence[str], what: str, *, loglevel: str = "error",
-        timeout: float | None = None) -> str:
+        timeout: float | None = None, stop: threading.Event | None = None) -> str:
     """Run ffmpeg once (argv list, no shell, no stdin); return its stderr. A non-zero exit
-    raises RenderFailed carrying ffmpeg's own message."""
+    raises RenderFailed carrying ffmpeg's own message. Setting ``stop`` kills ffmpeg within a
+    tenth of a second and raises JobCancelled."""
     argv = [str(ffmpeg), "-hide_banner", "-nostdin", "-nostats", "-loglevel", loglevel, *args]
     log.debug("ffmpeg: %s", " ".join(argv))
     try:
-        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              timeout=timeout, check=False)
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     except FileNotFoundError as e:
         raise RenderFailed(f"{what}: ffmpeg could not be started ({ffmpeg}): {e.strerror}") from e
     except PermissionError as e:
         raise RenderFailed(f"{what}: ffmpeg at {ffmpeg} is not executable: {e.strerror}") from e
-    except subprocess.TimeoutExpired as e:
-        raise RenderFailed(f"{what}: ffmpeg did not finish within {timeout:.0f}s") from e
-    err = proc.stderr.decode("utf-8", "replace")
+    deadline = None if timeout is None else time.monotonic() + timeout
+    with proc:
+        while True:
+            try:
+                _, raw = proc.communicate(timeout=0.1)
+                break
+            except subprocess.TimeoutExpired:
+                if stop is not None and stop.is_set():
+                    proc.kill()
+                    proc.wait()
+                    raise JobCancelled(f"{what}: stopped") from None
+                if deadline is not None and time.monotonic() > deadline:
+                    proc.kill()
+                    proc.wait()
+                    raise RenderFailed(f"{what}: ffmpeg did not finish within {timeout:.0f}s") from None
+    err = raw.decode("utf-8", "replace")
     if proc.returncode != 0:
         raise RenderFailed(f"{what}: ffmpeg failed (exit {proc.returncode}): "
                            f"{stderr_tail(err) or 'no message'}")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from engine.compose import motion as mo
 from engine.compose.caption_art import CaptionArt, layout_for, render_caption
 from engine.compose.captions import highlighted_word
+from engine.compose.cpu import yield_to_encoder
 from engine.compose.sampler import sample
 from engine.compose.still import Still, canvas_size, prepare_still
 from engine.compose.timeline import Timeline
@@ -51,7 +52,8 @@ class FrameComposer:
         self._starts = [p.start for p in self.plans]
         self.fade = mo.fade_length(timeline, self.plans)
         self.frame_dt = 1.0 / timeline.fps
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="compose-prep")
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="compose-prep",
+                                        initializer=yield_to_encoder)
         self._stills: dict[int, Future[Still]] = {}
         self._scratch = NV12.wrap(np.empty(frame_bytes(self.w, self.h), np.uint8), self.w, self.h)
         self._black = np.empty(frame_bytes(self.w, self.h), np.uint8)

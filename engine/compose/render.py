@@ -1,8 +1,8 @@
 """render(timeline, out): the compositor's entry point.
 
 Checks every input first (so a bad image or an over-long narration fails in a second, not after
-minutes of encoding), mixes the soundtrack, then streams composed frames into ffmpeg while it
-encodes. Everything is written inside a temporary folder next to ``out`` and moved into place only
+minutes of encoding), then streams composed frames into ffmpeg while it encodes, with the
+soundtrack mixed and encoded on a thread alongside; a stream-copy mux joins them. Everything is written inside a temporary folder next to ``out`` and moved into place only
 when complete; on any error or cancellation ffmpeg is killed and nothing is left behind.
 """
 from __future__ import annotations
@@ -11,13 +11,17 @@ import errno
 import logging
 import shutil
 import tempfile
+import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 
 from engine.compose import ffmpeg as ff
-from engine.compose.encoder import FrameWriter, encoder_argv
+from engine.compose.encoder import FrameWriter, encoder_argv, mux
+from engine.compose.cpu import single_threaded_cv, yield_to_encoder
 from engine.compose.frames import NV12, FrameComposer, frame_bytes
-from engine.compose.soundtrack import mix_soundtrack
+from engine.compose.soundtrack import encode_soundtrack, mix_soundtrack
 from engine.compose.still import open_image
 from engine.compose.timeline import Timeline
 from engine.errors import BadInput, EngineError, RenderFailed
@@ -26,8 +30,8 @@ from engine.progress import StageProgress, SubProgress, null_progress
 log = logging.getLogger(__name__)
 
 Progress = StageProgress | SubProgress
-#: Share of the stage's progress bar given to the soundtrack before the frames.
-_AUDIO_SHARE = 0.03
+#: Share of the stage's progress bar given to the frames (the rest: soundtrack wait and mux).
+_FRAMES_SHARE = 0.98
 _REPORT_EVERY = 0.5  # seconds
 
 
@@ -67,7 +71,10 @@ def render(timeline: Timeline, out: Path | str, *, progress: Progress | None = N
     """Render ``timeline`` to the MP4 ``out`` (H.264 yuv420p + AAC 48 kHz stereo, faststart).
     ``progress`` is the "video" stage's progress (cancellation is checked between frames).
     Raises BadInput for bad inputs, RenderFailed (with ffmpeg's words) for encoder failures,
-    JobCancelled when cancelled; never leaves a partial file at ``out``."""
+    JobCancelled when cancelled; never leaves a partial file at ``out``.
+
+    The soundtrack (mix, loudness, AAC) is made on a thread while the frames encode; the two are
+    muxed by stream copy at the end."""
     progress = progress or null_progress("video")
     out = Path(out)
     started = time.monotonic()
@@ -79,16 +86,17 @@ def render(timeline: Timeline, out: Path | str, *, progress: Progress | None = N
         raise RenderFailed(f"cannot create the output folder {out.parent}: {e.strerror or e}") from e
     codecs = _codecs(timeline.video.codec, exe)
     tmpdir = Path(tempfile.mkdtemp(prefix=f".{out.stem}.", suffix=".part", dir=out.parent))
+    tracks = tmpdir / "tracks"  # the separate video and audio, apart from the final file's name
+    stop = threading.Event()
+    audio_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="compose-audio",
+                                    initializer=yield_to_encoder)
     try:
-        progress(0.0, "Mixing soundtrack")
-        mix = mix_soundtrack(timeline.narration, timeline.music, timeline.duration, tmpdir / "soundtrack.wav",
-                             ffmpeg=exe, music_level=timeline.music_level, fade=max(timeline.fade, 1.5),
-                             check=progress.check_cancelled)
-        progress.check_cancelled()
+        tracks.mkdir()
+        audio = audio_pool.submit(_soundtrack, timeline, exe, tracks, stop)
+        video = tracks / "video.mp4"
         for k, codec in enumerate(codecs):
-            part = tmpdir / out.name
             try:
-                _encode(timeline, exe, codec, mix.wav, mix.trim_db, part, progress)
+                _encode(timeline, exe, codec, video, progress, audio)
                 break
             except RenderFailed as e:
                 if k + 1 < len(codecs):
@@ -96,6 +104,16 @@ def render(timeline: Timeline, out: Path | str, *, progress: Progress | None = N
                     progress.note(f"{codec} failed; encoding with {codecs[k + 1]} instead")
                     continue
                 raise
+        progress(_FRAMES_SHARE, "Finishing the soundtrack")
+        while True:
+            progress.check_cancelled()
+            try:
+                track = audio.result(timeout=0.1)
+                break
+            except FutureTimeout:
+                continue
+        progress(_FRAMES_SHARE, "Writing the video file")
+        part = mux(exe, video, track, tmpdir / out.name, stop=progress.cancel)
         try:
             part.replace(out)
         except OSError as e:
@@ -105,6 +123,8 @@ def render(timeline: Timeline, out: Path | str, *, progress: Progress | None = N
         raise RenderFailed(f"writing the video's files in {out.parent} failed: "
                            f"{e.strerror or e}{hint}") from e
     finally:
+        stop.set()
+        audio_pool.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(tmpdir, ignore_errors=True)
     elapsed = time.monotonic() - started
     log.info("rendered %s: %d frames %dx%d@%g in %.1fs (%.1f fps)", out.name, timeline.frame_count,
@@ -114,47 +134,62 @@ def render(timeline: Timeline, out: Path | str, *, progress: Progress | None = N
     return out
 
 
-def _encode(timeline: Timeline, exe: Path, codec: str, audio: Path, gain_db: float, part: Path,
-            progress: Progress) -> None:
+def _soundtrack(timeline: Timeline, exe: Path, folder: Path, stop: threading.Event) -> Path:
+    """Mix, normalise and encode the soundtrack (on the audio thread, in the encoder's idle time)."""
+    mix = mix_soundtrack(timeline.narration, timeline.music, timeline.duration, folder / "soundtrack.wav",
+                         ffmpeg=exe, music_level=timeline.music_level, fade=max(timeline.fade, 1.5), stop=stop)
+    track = encode_soundtrack(mix, folder / "soundtrack.m4a", ffmpeg=exe, stop=stop)
+    mix.wav.unlink(missing_ok=True)
+    return track
+
+
+def _encode(timeline: Timeline, exe: Path, codec: str, video: Path, progress: Progress,
+            audio: "Future[Path]") -> None:
+    """Compose every frame into the video encoder. The encoder is started from this thread (so
+    it keeps normal priority); frames are produced on a lower-priority thread (see cpu.py). A
+    soundtrack failure stops it at once."""
     w, h, total = timeline.width, timeline.height, timeline.frame_count
     argv = encoder_argv(exe, width=w, height=h, fps=timeline.fps,
                         codec_args=ff.video_codec_args(codec, timeline.video.crf, timeline.video.preset),
-                        audio=audio, audio_gain_db=gain_db, out=part)
+                        out=video)
     composer = FrameComposer(timeline)
     writer = FrameWriter(argv, frame_bytes(w, h))
     last = [0.0]
 
-    def report(force: bool = False) -> None:
+    def report() -> None:
+        progress.check_cancelled()
+        if audio.done() and audio.exception() is not None:
+            audio.result()  # raises the soundtrack's own error
         now = time.monotonic()
-        if force or now - last[0] >= _REPORT_EVERY:
+        if now - last[0] >= _REPORT_EVERY:
             last[0] = now
-            frac = _AUDIO_SHARE + (1 - _AUDIO_SHARE) * writer.written / total
+            frac = _FRAMES_SHARE * writer.written / total
             progress(frac, f"Rendering video {int(frac * 100)}%")
 
+    def produce() -> None:
+        with single_threaded_cv():
+            for n in range(total):
+                report()
+                buf = writer.acquire()
+                composer.render(n, NV12.wrap(buf, w, h))
+                writer.submit(buf)
+
+    frames = ThreadPoolExecutor(max_workers=1, thread_name_prefix="compose-frames", initializer=yield_to_encoder)
     try:
         composer.prepare_first()
         writer.start()
         progress.note(f"encoding {total} frames {w}x{h} at {timeline.fps:g} fps with {codec}")
-        for n in range(total):
-            progress.check_cancelled()
-            buf = writer.acquire()
-            composer.render(n, NV12.wrap(buf, w, h))
-            writer.submit(buf)
-            report()
-
-        def tick() -> None:
-            progress.check_cancelled()
-            report()
-
-        writer.finish(tick)
+        frames.submit(produce).result()
+        writer.finish(report)
     except BaseException as e:
-        writer.abort()
+        writer.abort()  # also ends the producer at its next frame
         if isinstance(e, (EngineError, KeyboardInterrupt, SystemExit)):
             raise
         if isinstance(e, OSError):
             raise
         raise RenderFailed(f"composing the video failed: {type(e).__name__}: {e}") from e
     finally:
+        frames.shutdown(wait=True)
         composer.close()
-    if not part.is_file() or part.stat().st_size == 0:
-        raise RenderFailed(f"ffmpeg finished but wrote no video at {part}")
+    if not video.is_file() or video.stat().st_size == 0:
+        raise RenderFailed(f"ffmpeg finished but wrote no video at {video}")

@@ -1,15 +1,16 @@
 """The soundtrack: narration clips placed at their scene offsets (one WAV for the timeline), and
 the final mix — the music bed looped or trimmed to the video, ducked under the voice with a
 sidechain compressor, faded at the end — normalised to -14 LUFS integrated with true peak at or
-below -1 dBTP. The encoder then turns the mix into AAC 48 kHz stereo.
+below -1 dBTP — and its AAC 48 kHz stereo encoding. The compositor runs all of it on a thread
+while the frames encode, and muxes the result in at the end.
 
 All DSP runs in ffmpeg filter graphs (streamed, so memory stays flat for any length):
 
 1. measure the voice and music loudness (ebur128), which sets the bed ``music_level`` LU under
    the voice and the gain that brings the mix to -14 LUFS;
 2. mix, apply that gain through a 2x-oversampled peak limiter (near true-peak) with a ceiling of
-   -1.5 dBTP, and measure the result (ebur128 with true peak); the encoder applies the last
-   fraction of a dB, never past the peak ceiling.
+   -1.5 dBTP, and measure the result (ebur128 with true peak);
+3. encode AAC, applying the last fraction of a dB, never past the peak ceiling.
 """
 from __future__ import annotations
 
@@ -18,9 +19,10 @@ import logging
 import math
 import os
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Final, Sequence
+from typing import Final, Sequence
 
 from engine.compose import ffmpeg as ff
 from engine.compose.wavfile import Pcm16Writer, wav_info
@@ -29,6 +31,8 @@ from engine.errors import BadInput, RenderFailed
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE: Final = 48000
+#: The video's audio: AAC-LC 48 kHz stereo.
+AAC_ARGS: Final = ("-c:a", "aac", "-b:a", "192k", "-ar", str(SAMPLE_RATE), "-ac", "2")
 TARGET_LUFS: Final = -14.0
 CEILING_DBTP: Final = -1.5
 #: Below this the mix is treated as silence (no gain applied).
@@ -142,9 +146,9 @@ def _num(s: str) -> float | None:
 
 def mix_soundtrack(narration: Path | None, music: Path | None, duration: float, out: Path, *,
                    ffmpeg: Path, music_level: float = -15.0, fade: float = 2.0,
-                   check: Callable[[], None] = lambda: None) -> MixResult:
+                   stop: threading.Event | None = None) -> MixResult:
     """Mix narration and music into a 48 kHz stereo 16-bit WAV at ``out``, normalised (see the
-    module doc). ``check`` is called between passes (cancellation)."""
+    module doc). Setting ``stop`` ends it at once with JobCancelled."""
     d = f"{duration:.6f}"
     inputs: list[str] = []
     if narration is not None:
@@ -157,7 +161,7 @@ def mix_soundtrack(narration: Path | None, music: Path | None, duration: float, 
     music_chain = f"[{mi}:a]{fmt},atrim=0:{d},asetpts=N/SR/TB" if music is not None else None
     if not voice and not music_chain:
         ff.run(ffmpeg, ["-f", "lavfi", "-i", f"anullsrc=r={SAMPLE_RATE}:cl=stereo", "-t", d,
-                        "-c:a", "pcm_s16le", "-y", str(out)], "writing a silent soundtrack")
+                        "-c:a", "pcm_s16le", "-y", str(out)], "writing a silent soundtrack", stop=stop)
         return MixResult(out, 0.0, None, None)
 
     # pass 1: loudness of each source
@@ -167,7 +171,7 @@ def mix_soundtrack(narration: Path | None, music: Path | None, duration: float, 
     for k in range(len(chains)):
         maps += ["-map", f"[o{k}]", "-f", "null", "-"]
     err = ff.run(ffmpeg, [*inputs, "-filter_complex", graph, *maps], "measuring the soundtrack loudness",
-                 loglevel="info")
+                 loglevel="info", stop=stop)
     meas = [m[0] for m in parse_ebur128(err)] + [None, None]
     vi, mu = (meas[0], meas[1]) if voice else (None, meas[0])
     audible = lambda v: v is not None and v > SILENCE_LUFS  # noqa: E731
@@ -180,7 +184,6 @@ def mix_soundtrack(narration: Path | None, music: Path | None, duration: float, 
         estimate = vi
     elif audible(mu):
         estimate = mu
-    check()
 
     fade_out = max(0.0, min(fade, duration / 2))
     if music_chain:
@@ -201,7 +204,7 @@ def mix_soundtrack(narration: Path | None, music: Path | None, duration: float, 
                           f"aresample={SAMPLE_RATE},asplit=2[o][k];[k]ebur128=peak=true:framelog=quiet[n]",
                           "-map", "[o]", "-c:a", "pcm_s16le", "-y", str(out),
                           "-map", "[n]", "-f", "null", "-"],
-                 "mixing the soundtrack", loglevel="info")
+                 "mixing the soundtrack", loglevel="info", stop=stop)
     loud, peak = (parse_ebur128(err) or [(None, None)])[0]
     trim = 0.0
     if loud is not None and loud > SILENCE_LUFS:
@@ -214,3 +217,15 @@ def mix_soundtrack(narration: Path | None, music: Path | None, duration: float, 
     if not out.is_file():
         raise RenderFailed(f"mixing the soundtrack: ffmpeg wrote no file at {out}")
     return MixResult(out, trim, loud, peak)
+
+
+def encode_soundtrack(mix: MixResult, out: Path, *, ffmpeg: Path, stop: threading.Event | None = None) -> Path:
+    """Encode the mix to AAC (with its last trim to TARGET_LUFS) in an M4A at ``out``, which the
+    compositor later muxes beside the video by stream copy (the M4A's edit list keeps the AAC
+    priming exact, so the audio stays sample-aligned with the frames)."""
+    gain = ["-af", f"volume={mix.trim_db:.3f}dB"] if abs(mix.trim_db) > 0.005 else []
+    ff.run(ffmpeg, ["-f", "wav", "-i", str(mix.wav), *gain, *AAC_ARGS, "-f", "mp4", "-y", str(out)],
+           "encoding the soundtrack", stop=stop)
+    if not out.is_file():
+        raise RenderFailed(f"encoding the soundtrack: ffmpeg wrote no file at {out}")
+    return out

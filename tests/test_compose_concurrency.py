@@ -1,0 +1,125 @@
+"""The render's concurrency: the soundtrack made on its own thread while frames encode, a stop
+that kills a running ffmpeg at once, compositor threads at lower priority than the encoder, and
+failures of the soundtrack or the final mux surfacing with ffmpeg's words and no leftovers."""
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.compose import cpu
+from engine.compose import ffmpeg as ff
+from engine.compose.render import render
+from engine.compose.timeline import Timeline, TimelineScene, VideoSettings
+from engine.errors import JobCancelled, RenderFailed
+from test_compose_util import decode_audio, leftovers, solid_image, speech_like, write_wav
+
+W, H = 160, 90
+FAST = VideoSettings("libx264", 23, "ultrafast")
+linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
+
+
+def _fake_ffmpeg(d: Path, body: str) -> Path:
+    """Runs the real ffmpeg except where ``body`` (shell, sees "$*") decides otherwise."""
+    p = d / "fake-ffmpeg"
+    p.write_text(f"#!/bin/sh\n{body}\nexec '{ff.find_ffmpeg()}' \"$@\"\n")
+    p.chmod(p.stat().st_mode | stat.S_IXUSR)
+    return p
+
+
+def _tl(d: Path, seconds: float = 1.0) -> Timeline:
+    a, b = solid_image(d / "a.png", (120, 80, 40)), solid_image(d / "b.png", (40, 80, 120))
+    narration = write_wav(d / "n.wav", speech_like(2 * seconds - 0.2), 22050)
+    return Timeline(W, H, 24, (TimelineScene(a, seconds, "zoom_in"), TimelineScene(b, seconds, "pan_left")),
+                    narration=narration, video=FAST)
+
+
+def test_stop_kills_a_running_ffmpeg_at_once() -> None:
+    stop = threading.Event()
+    timer = threading.Timer(0.3, stop.set)
+    timer.start()
+    t0 = time.monotonic()
+    with pytest.raises(JobCancelled, match="stopped"):
+        # -re: read the 10-minute input in real time, so only the stop can end it early
+        ff.run(ff.find_ffmpeg(), ["-re", "-f", "lavfi", "-i", "sine=d=600", "-f", "null", "-"], "a long job",
+               stop=stop)
+    assert time.monotonic() - t0 < 5.0
+    timer.cancel()
+
+
+def test_run_raises_with_ffmpegs_words() -> None:
+    with pytest.raises(RenderFailed, match="a bad job: ffmpeg failed .*No such file"):
+        ff.run(ff.find_ffmpeg(), ["-i", "/nonexistent/x.wav", "-f", "null", "-"], "a bad job",
+               stop=threading.Event())
+
+
+@linux_only
+def test_yield_to_encoder_lowers_only_its_own_thread_and_children() -> None:
+    main = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    seen: dict[str, int] = {}
+
+    def worker() -> None:
+        cpu.yield_to_encoder()
+        seen["thread"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        out = subprocess.run(["sh", "-c", "cut -d' ' -f19 /proc/self/stat"], capture_output=True, text=True)
+        seen["child"] = int(out.stdout)
+
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    expected = min(19, main + cpu.BACKGROUND_NICE)
+    assert seen == {"thread": expected, "child": expected}
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == main
+
+
+def test_single_threaded_cv_restores_the_setting() -> None:
+    import cv2
+
+    before = cv2.getNumThreads()
+    with cpu.single_threaded_cv():
+        assert cv2.getNumThreads() == 1
+    assert cv2.getNumThreads() == before
+
+
+def test_soundtrack_is_aligned_with_the_frames(tmp_path: Path) -> None:
+    """The separately encoded AAC keeps its timing through the stream-copy mux (its priming
+    samples are trimmed by the edit list): a burst at 0.5 s in the narration is at 0.5 s."""
+    rate = 22050
+    voice = np.zeros(int(1.8 * rate))
+    voice[rate // 2: rate // 2 + rate // 5] = speech_like(0.2, rate)
+    t = replace(_tl(tmp_path), narration=write_wav(tmp_path / "burst.wav", voice, rate))
+    out = render(t, tmp_path / "o" / "v.mp4")
+    audio = np.abs(decode_audio(out)).max(axis=1)
+    assert abs(len(audio) / 48000 - t.duration) <= 1 / t.fps
+    onset = int(np.argmax(audio > 0.1 * audio.max()))
+    assert abs(onset / 48000 - 0.5) < 0.003, onset / 48000
+    assert leftovers(out.parent) == ["v.mp4"]
+
+
+def test_soundtrack_failure_fails_the_render(tmp_path: Path) -> None:
+    fake = _fake_ffmpeg(tmp_path, 'case "$*" in *soundtrack.m4a*) '
+                                  'echo "simulated AAC failure: Invalid argument" >&2; exit 5;; esac')
+    out = tmp_path / "o" / "v.mp4"
+    with pytest.raises(RenderFailed, match="encoding the soundtrack: ffmpeg failed .*simulated AAC failure"):
+        render(_tl(tmp_path, seconds=20.0), out, ffmpeg=fake)
+    assert leftovers(out.parent) == []
+
+
+def test_final_mux_failure_fails_the_render(tmp_path: Path) -> None:
+    fake = _fake_ffmpeg(tmp_path, 'case "$*" in *"-c copy"*) '
+                                  'echo "simulated mux failure: No space left on device" >&2; exit 1;; esac')
+    out = tmp_path / "o" / "v.mp4"
+    out.parent.mkdir()
+    out.write_bytes(b"previous finished video")
+    with pytest.raises(RenderFailed, match="writing the final video: .*No space left on device"):
+        render(_tl(tmp_path), out, ffmpeg=fake)
+    assert out.read_bytes() == b"previous finished video"
+    assert leftovers(out.parent) == ["v.mp4"]
