@@ -3,14 +3,16 @@
 
   ours            engine.compose render of a 1080p30 timeline (8 scenes, zooms/pans, 0.6 s
                   crossfades, word-highlight captions, narration + music mix), libx264 veryfast
+  frames only     the same render without voice or music (a silent AAC track): the compositor's
+                  own cost, without the soundtrack's mixing, loudness passes and AAC encoding
   ffmpeg alone    the same frames, dumped to a raw NV12 file beforehand, encoded by ffmpeg alone
                   with the same settings (the encoder-bound limit)
   MoviePy 2       the same kind of zooms and crossfades with MoviePy 2 on a shorter clip,
                   extrapolated per second of video (marked in the table)
   memory          peak RSS (Python + ffmpeg, sampled) for a 1-minute and a 10-minute 1080p render
 
-Usage: python scripts/bench_compose.py [--seconds 60] [--long-minutes 10] [--long-preset ultrafast]
-       [--moviepy-seconds 10] [--skip-moviepy] [--skip-long] [--workdir DIR]
+Usage: python scripts/bench_compose.py [--seconds 60] [--repeat 2] [--long-minutes 10]
+       [--long-preset ultrafast] [--moviepy-seconds 10] [--skip-moviepy] [--skip-long] [--workdir DIR]
 """
 from __future__ import annotations
 
@@ -96,7 +98,7 @@ def make_assets(d: Path, seconds: float) -> dict:
     return {"words": words}
 
 
-def make_timeline(d: Path, seconds: float, preset: str, words: list) -> Path:
+def make_timeline(d: Path, seconds: float, preset: str, words: list, *, sound: bool = True) -> Path:
     from engine.compose.captions import chunk_captions
     from engine.compose.timeline import (Caption, CaptionWord, Timeline, TimelineScene,  # noqa: F401
                                          VideoSettings)
@@ -107,9 +109,10 @@ def make_timeline(d: Path, seconds: float, preset: str, words: list) -> Path:
     tl = Timeline(width=W, height=H, fps=FPS,
                   scenes=tuple(TimelineScene(d / f"scene_{i % SCENES + 1:02d}.png", dur, MOTIONS[i % 8])
                                for i in range(n)),
-                  transition=0.6, narration=d / "narration.wav", music=d / "music.wav", captions=caps,
+                  transition=0.6, narration=d / "narration.wav" if sound else None,
+                  music=d / "music.wav" if sound else None, captions=caps,
                   video=VideoSettings("libx264", 20, preset))
-    path = d / f"timeline_{int(seconds)}s_{preset}.json"
+    path = d / f"timeline_{int(seconds)}s_{preset}{'' if sound else '_silent'}.json"
     tl.to_json(path)
     return path
 
@@ -284,12 +287,14 @@ def main() -> int:
     sec = args.seconds
     meta = make_assets(work, sec)
     tl = make_timeline(work, sec, "veryfast", meta["words"])
+    tl_silent = make_timeline(work, sec, "veryfast", meta["words"], sound=False)
     raw = work / "frames.nv12"
     frames = dump_frames(tl, raw)
-    runs, alones = [], []
+    runs, silents, alones = [], [], []
     for _ in range(max(1, args.repeat)):
         runs.append(run_measured(render_cmd(tl, work / "ours.mp4")))
         alones.append(ffmpeg_alone(raw, work / "alone.mp4", "veryfast"))
+        silents.append(run_measured(render_cmd(tl_silent, work / "silent.mp4")))
         loads.append(os.getloadavg()[0])
     raw.unlink()
     ours = min(runs, key=lambda r: r["wall"])
@@ -299,6 +304,11 @@ def main() -> int:
     rows.append((f"ours: full render {sec:.0f}s 1080p30, 8 scenes, captions, voice+music mix (runs {walls})",
                  f"{ours['wall']:.1f}", f"{ours['wall'] / sec:.2f}", f"{ours['wall'] / alone:.3f}x",
                  f"{ours['cpu']:.1f}", f"{ours['cpu'] / alone_cpu:.3f}x", _mib(ours["total"])))
+    silent = min(silents, key=lambda r: r["wall"])
+    silent_walls = ", ".join(f"{r['wall']:.1f}" for r in silents)
+    rows.append((f"ours, frames only: same video, no voice or music (silent AAC) (runs {silent_walls})",
+                 f"{silent['wall']:.1f}", f"{silent['wall'] / sec:.2f}", f"{silent['wall'] / alone:.3f}x",
+                 f"{silent['cpu']:.1f}", f"{silent['cpu'] / alone_cpu:.3f}x", _mib(silent["total"])))
     rows.append((f"ffmpeg alone: same {frames} frames, libx264 veryfast crf 20 (runs {alone_walls})",
                  f"{alone:.1f}", f"{alone / sec:.2f}", "1.000x", f"{alone_cpu:.1f}", "1.000x", "-"))
     if not args.skip_moviepy:
@@ -334,7 +344,7 @@ def main() -> int:
     print("Best of the alternating runs compared; CPU = user+sys of the process and its ffmpeg children.")
     print("Load average during the run: " + ", ".join(f"{x:.1f}" for x in loads)
           + " (2 cores; other work on the machine skews wall times)")
-    print(json.dumps({"ours": runs, "alone": alones}), file=sys.stderr)
+    print(json.dumps({"ours": runs, "silent": silents, "alone": alones}), file=sys.stderr)
     return 0
 
 

@@ -56,7 +56,8 @@ def mux(ffmpeg: Path, video: Path, audio: Path, out: Path, *, stop: threading.Ev
     """Put the encoded video and soundtrack side by side in ``out`` by stream copy (no
     re-encoding), index first (``+faststart``) so a browser can start playing and seeking at once."""
     ff.run(ffmpeg, ["-i", str(video), "-i", str(audio), "-map", "0:v:0", "-map", "1:a:0", "-c", "copy",
-                    "-movflags", "+faststart", "-f", "mp4", "-y", str(out)], "writing the final video", stop=stop)
+                    "-movflags", "+faststart", "-f", "mp4", "-y", str(out)],
+           "writing the final video", stop=stop)
     if not out.is_file() or out.stat().st_size == 0:
         raise RenderFailed(f"writing the final video: ffmpeg wrote no file at {out}")
     return out

@@ -60,7 +60,8 @@ def run(ffmpeg: Path, args: Sequence[str], what: str, *, loglevel: str = "error"
     argv = [str(ffmpeg), "-hide_banner", "-nostdin", "-nostats", "-loglevel", loglevel, *args]
     log.debug("ffmpeg: %s", " ".join(argv))
     try:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE)
     except FileNotFoundError as e:
         raise RenderFailed(f"{what}: ffmpeg could not be started ({ffmpeg}): {e.strerror}") from e
     except PermissionError as e:

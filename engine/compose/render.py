@@ -2,8 +2,9 @@
 
 Checks every input first (so a bad image or an over-long narration fails in a second, not after
 minutes of encoding), then streams composed frames into ffmpeg while it encodes, with the
-soundtrack mixed and encoded on a thread alongside; a stream-copy mux joins them. Everything is written inside a temporary folder next to ``out`` and moved into place only
-when complete; on any error or cancellation ffmpeg is killed and nothing is left behind.
+soundtrack mixed and encoded on a thread alongside; a stream-copy mux joins them. Everything is
+written inside a temporary folder next to ``out`` and moved into place only when complete; on
+any error or cancellation ffmpeg is killed and nothing is left behind.
 """
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 
 from engine.compose import ffmpeg as ff
-from engine.compose.encoder import FrameWriter, encoder_argv, mux
 from engine.compose.cpu import single_threaded_cv, yield_to_encoder
+from engine.compose.encoder import FrameWriter, encoder_argv, mux
 from engine.compose.frames import NV12, FrameComposer, frame_bytes
 from engine.compose.soundtrack import encode_soundtrack, mix_soundtrack
 from engine.compose.still import open_image
@@ -137,7 +138,8 @@ def render(timeline: Timeline, out: Path | str, *, progress: Progress | None = N
 def _soundtrack(timeline: Timeline, exe: Path, folder: Path, stop: threading.Event) -> Path:
     """Mix, normalise and encode the soundtrack (on the audio thread, in the encoder's idle time)."""
     mix = mix_soundtrack(timeline.narration, timeline.music, timeline.duration, folder / "soundtrack.wav",
-                         ffmpeg=exe, music_level=timeline.music_level, fade=max(timeline.fade, 1.5), stop=stop)
+                         ffmpeg=exe, music_level=timeline.music_level, fade=max(timeline.fade, 1.5),
+                         stop=stop)
     track = encode_soundtrack(mix, folder / "soundtrack.m4a", ffmpeg=exe, stop=stop)
     mix.wav.unlink(missing_ok=True)
     return track
@@ -174,10 +176,11 @@ def _encode(timeline: Timeline, exe: Path, codec: str, video: Path, progress: Pr
                 composer.render(n, NV12.wrap(buf, w, h))
                 writer.submit(buf)
 
-    frames = ThreadPoolExecutor(max_workers=1, thread_name_prefix="compose-frames", initializer=yield_to_encoder)
+    frames = ThreadPoolExecutor(max_workers=1, thread_name_prefix="compose-frames",
+                                initializer=yield_to_encoder)
     try:
+        writer.start()  # ffmpeg and x264 start up while the first picture is prepared
         composer.prepare_first()
-        writer.start()
         progress.note(f"encoding {total} frames {w}x{h} at {timeline.fps:g} fps with {codec}")
         frames.submit(produce).result()
         writer.finish(report)

@@ -219,7 +219,8 @@ def mix_soundtrack(narration: Path | None, music: Path | None, duration: float, 
     return MixResult(out, trim, loud, peak)
 
 
-def encode_soundtrack(mix: MixResult, out: Path, *, ffmpeg: Path, stop: threading.Event | None = None) -> Path:
+def encode_soundtrack(mix: MixResult, out: Path, *, ffmpeg: Path,
+                      stop: threading.Event | None = None) -> Path:
     """Encode the mix to AAC (with its last trim to TARGET_LUFS) in an M4A at ``out``, which the
     compositor later muxes beside the video by stream copy (the M4A's edit list keeps the AAC
     priming exact, so the audio stays sample-aligned with the frames)."""
