@@ -8,6 +8,7 @@ from typing import Sequence
 
 from aiohttp import web
 
+from engine.errors import EngineError
 from server.app import create_app
 from server.config import config_from
 
@@ -20,7 +21,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"StoryReel backend on http://{config.host}:{config.port}  (videos in {config.videos_dir.resolve()})",
         flush=True,
     )
-    web.run_app(create_app(config), host=config.host, port=config.port, print=None)
+    try:
+        web.run_app(create_app(config), host=config.host, port=config.port, print=None)
+    except EngineError as e:  # e.g. a backend forced with --images-backend sdxl but no weights
+        print(f"error: {e.message}", file=sys.stderr, flush=True)
+        return 2
+    except OSError as e:  # e.g. the port is taken
+        print(f"error: cannot serve on http://{config.host}:{config.port}: {e.strerror or e}",
+              file=sys.stderr, flush=True)
+        return 2
     return 0
 
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from engine.backends import STAGE_CHOICES
+
 DEFAULT_CORS_ORIGINS: tuple[str, ...] = (
     "http://localhost:5173",
     "http://127.0.0.1:5173",
@@ -41,9 +43,15 @@ class Config:
         default=(),
         metadata={"help": "folders manual images may come from (default: home + uploads)", "repeat": True},
     )
-    script_backend: str = field(default="auto", metadata={"help": "auto | draft | llama"})
-    images_backend: str = field(default="auto", metadata={"help": "auto | draft | sdxl"})
-    narration_backend: str = field(default="auto", metadata={"help": "auto | embedded | coqui"})
+    script_backend: str = field(
+        default="auto", metadata={"help": "script writer", "choices": STAGE_CHOICES["script"]}
+    )
+    images_backend: str = field(
+        default="auto", metadata={"help": "image source", "choices": STAGE_CHOICES["images"]}
+    )
+    narration_backend: str = field(
+        default="auto", metadata={"help": "narrator", "choices": STAGE_CHOICES["narration"]}
+    )
     keep_warm: bool = field(
         default=False, metadata={"help": "keep models loaded between jobs when memory allows"}
     )
@@ -112,7 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
         f"{ENV_PREFIX}<FLAG_NAME> (repeatable flags: comma-separated).",
     )
     for f in fields(Config):
-        help_text = f"{f.metadata.get('help', '')} (env {ENV_PREFIX}{f.name.upper()})"
+        choices = f.metadata.get("choices")
+        help_text = f"{f.metadata.get('help', '')}{': ' + ' | '.join(choices) if choices else ''} " \
+            f"(env {ENV_PREFIX}{f.name.upper()})"
         if f.metadata.get("repeat"):
             p.add_argument(_flag(f), dest=f.name, action="append", help=help_text)
         elif f.type in ("bool",) or str(f.type) == "bool":
@@ -150,4 +160,8 @@ def _merge(args: Mapping[str, Any], env: Mapping[str, str]) -> Config:
                 raw = raw_env
             if raw is not None:
                 values[f.name] = raw if isinstance(raw, bool) else _convert(f.type, str(raw))
+            choices = f.metadata.get("choices")
+            if choices and f.name in values and values[f.name] not in choices:
+                raise ValueError(f"{_flag(f)} (or {ENV_PREFIX}{f.name.upper()}) must be one of "
+                                 f"{', '.join(choices)}; got {values[f.name]!r}")
     return replace(Config(), **values)

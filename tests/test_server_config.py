@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -61,3 +63,26 @@ def test_bad_flag_value_exits_with_usage() -> None:
         config_from(["--port", "many"], env={})
     with pytest.raises(SystemExit):
         config_from([], env={"STORYREEL_PORT": "many"})
+
+
+@pytest.mark.parametrize("argv, env", [(["--images-backend", "real"], {}),
+                                       ([], {"STORYREEL_SCRIPT_BACKEND": "gpt4"})])
+def test_unknown_backend_is_refused_naming_the_choices(argv: list[str], env: dict[str, str],
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as e:
+        config_from(argv, env=env)
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "must be one of auto, draft, " in err and ("'real'" in err or "'gpt4'" in err)
+
+
+def test_forced_backend_without_weights_exits_with_the_fix(tmp_path: Path) -> None:
+    """No traceback: one line naming what is missing and the command that fetches it."""
+    proc = subprocess.run([sys.executable, "-m", "server", "--images-backend", "sdxl", "--port", "0",
+                           "--data-dir", str(tmp_path / "d"), "--videos-dir", str(tmp_path / "v"),
+                           "--models-dir", str(tmp_path / "m")],
+                          capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "error: SDXL weights not found" in proc.stderr and "download_models.py --sdxl" in proc.stderr
+    assert "Traceback" not in proc.stderr
