@@ -81,8 +81,8 @@ def run(
     reporter: Reporter,
     cancel: threading.Event,
 ) -> Result:
-    from engine.compose.render import render
     from engine.assemble import build_timeline
+    from engine.compose.child import render_in_child
 
     workdir.mkdir(parents=True, exist_ok=True)
     videos_dir.mkdir(parents=True, exist_ok=True)
@@ -145,7 +145,7 @@ def run(
         timeline = build_timeline(spec, images, narration, workdir)
         timeline.to_json(workdir / "timeline.json")
         out = unique_video_path(videos_dir)
-        render(timeline, out, progress=progress)
+        render_in_child(workdir / "timeline.json", out, progress=progress)
         progress(1.0, "Video ready for download")
         return out, timeline.duration
 

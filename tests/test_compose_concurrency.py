@@ -1,6 +1,7 @@
 """The render's concurrency: the soundtrack made on its own thread while frames encode, a stop
-that kills a running ffmpeg at once, compositor threads at lower priority than the encoder, and
-failures of the soundtrack or the final mux surfacing with ffmpeg's words and no leftovers."""
+that kills a running ffmpeg at once, compositor threads at lower priority than the encoder,
+failures of the soundtrack or the final mux surfacing with ffmpeg's words and no leftovers, and
+the render in a child process (as the pipeline runs it): progress relayed, errors kept, cancel."""
 from __future__ import annotations
 
 import os
@@ -17,9 +18,11 @@ import pytest
 
 from engine.compose import cpu
 from engine.compose import ffmpeg as ff
+from engine.compose.child import render_in_child
 from engine.compose.render import render
 from engine.compose.timeline import Timeline, TimelineScene, VideoSettings
-from engine.errors import JobCancelled, RenderFailed
+from engine.errors import BadInput, JobCancelled, RenderFailed
+from engine.progress import StageProgress
 from test_compose_util import decode_audio, leftovers, solid_image, speech_like, write_wav
 
 W, H = 160, 90
@@ -123,3 +126,56 @@ def test_final_mux_failure_fails_the_render(tmp_path: Path) -> None:
         render(_tl(tmp_path), out, ffmpeg=fake)
     assert out.read_bytes() == b"previous finished video"
     assert leftovers(out.parent) == ["v.mp4"]
+
+
+def test_render_in_child_relays_progress_and_notes(tmp_path: Path) -> None:
+    seen: list[tuple[float, str]] = []
+    notes: list[str] = []
+    tl_path = _tl(tmp_path).to_json(tmp_path / "timeline.json")
+    p = StageProgress("video", sink=lambda stage, pct, msg: seen.append((pct, msg)), detail=notes.append)
+    out = render_in_child(tl_path, tmp_path / "o" / "v.mp4", progress=p)
+    assert out == tmp_path / "o" / "v.mp4" and out.stat().st_size > 0
+    pcts = [s[0] for s in seen]
+    assert pcts == sorted(pcts) and 75 <= pcts[0] and pcts[-1] == 100
+    assert any(m.startswith("Rendering video") for _, m in seen)
+    assert any(n.startswith("encoding 48 frames") for n in notes)
+
+
+def test_render_in_child_raises_the_same_error(tmp_path: Path) -> None:
+    t = _tl(tmp_path)
+    tl_path = t.to_json(tmp_path / "timeline.json")
+    (tmp_path / "b.png").unlink()
+    with pytest.raises(BadInput, match="scene 2: .*b.png"):
+        render_in_child(tl_path, tmp_path / "o" / "v.mp4", progress=StageProgress("video"))
+
+
+@linux_only
+def test_render_in_child_cancels_cleanly(tmp_path: Path) -> None:
+    """The job's cancel flag SIGTERMs the child, which kills its ffmpeg and removes its partial
+    files before exiting; the parent raises JobCancelled."""
+    cancel = threading.Event()
+
+    def sink(stage: str, pct: float, msg: str) -> None:
+        if msg.startswith("Rendering video") and pct > 76:
+            cancel.set()
+
+    tl_path = _tl(tmp_path, seconds=60.0).to_json(tmp_path / "timeline.json")
+    out_dir = tmp_path / "o"
+    t0 = time.monotonic()
+    with pytest.raises(JobCancelled):
+        render_in_child(tl_path, out_dir / "v.mp4", progress=StageProgress("video", sink=sink, cancel=cancel))
+    assert time.monotonic() - t0 < 60
+    assert leftovers(out_dir) == []
+    assert _processes_mentioning(str(out_dir)) == []  # no ffmpeg left running
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    found = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if text in (d / "cmdline").read_bytes().decode(errors="replace"):
+                    found.append(int(d.name))
+            except OSError:
+                pass
+    return found

@@ -1,4 +1,7 @@
-"""python -m engine.compose TIMELINE.json -o OUT.mp4 — render a timeline, showing progress."""
+"""python -m engine.compose TIMELINE.json -o OUT.mp4 — render a timeline, showing progress.
+
+With ``--events`` it speaks the line protocol of engine/compose/child.py instead (how the
+server's pipeline runs it)."""
 from __future__ import annotations
 
 import argparse
@@ -8,7 +11,7 @@ import threading
 from pathlib import Path
 
 from engine.errors import EngineError, JobCancelled
-from engine.progress import StageProgress
+from engine.progress import STAGE_RANGES, StageProgress
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,39 +22,58 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ffmpeg", type=Path, default=None, help="ffmpeg binary (default: imageio-ffmpeg's)")
     ap.add_argument("-q", "--quiet", action="store_true", help="no progress line")
     ap.add_argument("-v", "--verbose", action="store_true", help="log details")
+    ap.add_argument("--events", action="store_true",
+                    help="JSON progress events on stdout; SIGTERM cancels (for the server's pipeline)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
 
+    from engine.compose.child import cancel_on_sigterm, emit
     from engine.compose.render import render
     from engine.compose.timeline import Timeline
 
-    tty = sys.stderr.isatty()
+    tty = sys.stderr.isatty() and not args.events
     last = [""]
+    lo, hi = STAGE_RANGES["video"]
 
     def sink(stage: str, percent: float, message: str) -> None:
+        if args.events:
+            emit("progress", fraction=round((percent - lo) / (hi - lo), 5), message=message)
+            return
         if args.quiet or message == last[0]:
             return
         last[0] = message
         print(f"\r{message:<60}" if tty else message, end="" if tty else "\n", file=sys.stderr, flush=True)
 
     def detail(line: str) -> None:
-        if args.verbose:
+        if args.events:
+            emit("note", line=line)
+        elif args.verbose:
             print(f"\n{line}" if tty else line, file=sys.stderr)
 
-    progress = StageProgress("video", sink=sink, detail=detail, cancel=threading.Event())
+    cancel = threading.Event()
+    if args.events:
+        cancel_on_sigterm(cancel)
+    progress = StageProgress("video", sink=sink, detail=detail, cancel=cancel)
     try:
         timeline = Timeline.from_json(args.timeline)
         out = render(timeline, args.output, progress=progress, ffmpeg=args.ffmpeg)
-    except JobCancelled as e:
-        print(f"\ncancelled: {e.message}", file=sys.stderr)
-        return 130
     except KeyboardInterrupt:
-        print("\ninterrupted; no video written", file=sys.stderr)
+        if args.events:
+            emit("error", kind="JobCancelled", message="interrupted")
+        else:
+            print("\ninterrupted; no video written", file=sys.stderr)
         return 130
     except EngineError as e:
-        print(f"\nerror: {e.message}", file=sys.stderr)
-        return 1
+        cancelled = isinstance(e, JobCancelled)
+        if args.events:
+            emit("error", kind=type(e).__name__, message=e.message)
+        else:
+            print(f"\n{'cancelled' if cancelled else 'error'}: {e.message}", file=sys.stderr)
+        return 130 if cancelled else 1
+    if args.events:
+        emit("done", path=str(out))
+        return 0
     if tty and not args.quiet:
         print(file=sys.stderr)
     print(out)
