@@ -179,3 +179,33 @@ def _processes_mentioning(text: str) -> list[int]:
             except OSError:
                 pass
     return found
+
+
+@linux_only
+def test_render_child_ends_when_the_server_dies(tmp_path: Path) -> None:
+    """kill -9 of the server must not leave a render running on its own (the restarted server
+    renders the job again): the child notices its closed event pipe at its next progress report,
+    stops its ffmpeg and removes its partial files."""
+    tl_path = _tl(tmp_path, seconds=60.0).to_json(tmp_path / "timeline.json")
+    out_dir = tmp_path / "o"
+    parent_code = (
+        "import sys; from pathlib import Path; from engine.compose.child import render_in_child; "
+        "from engine.progress import StageProgress; "
+        "render_in_child(Path(sys.argv[1]), Path(sys.argv[2]), progress=StageProgress('video'))"
+    )
+    root = Path(__file__).resolve().parents[1]
+    parent = subprocess.Popen([sys.executable, "-c", parent_code, str(tl_path), str(out_dir / "v.mp4")],
+                              cwd=root)
+    try:
+        deadline = time.monotonic() + 60
+        while not list(out_dir.glob("*.part")):
+            assert time.monotonic() < deadline and parent.poll() is None, "the render never started"
+            time.sleep(0.05)
+        time.sleep(0.5)
+    finally:
+        parent.kill()
+        parent.wait()
+    deadline = time.monotonic() + 20
+    while _processes_mentioning(str(out_dir)) or leftovers(out_dir):
+        assert time.monotonic() < deadline, (_processes_mentioning(str(out_dir)), leftovers(out_dir))
+        time.sleep(0.1)

@@ -10,7 +10,10 @@ stays in the child.
 Protocol: ``python -m engine.compose TIMELINE.json -o OUT.mp4 --events`` writes one JSON object
 per line on stdout — ``{"event": "progress", "fraction", "message"}``, ``{"event": "note",
 "line"}``, then ``{"event": "done", "path"}`` or ``{"event": "error", "kind", "message"}`` — and
-treats SIGTERM as a cancel (ffmpeg killed, partial files removed, exit 130).
+treats SIGTERM as a cancel (ffmpeg killed, partial files removed, exit 130). If the parent dies
+(kill -9 of the server), the child's next progress event — at most half a second away — fails on
+the closed pipe, and the render stops and cleans up the same way, so a restarted server never
+finds an orphan render racing its own.
 """
 from __future__ import annotations
 
