@@ -7,6 +7,9 @@ soundtrack run on threads of lower priority (Linux per-thread nice): the encoder
 first and the compositor fills the gaps while staying a few frames ahead of it. The threads are
 created for one render and end with it, so the lowered priority never outlives the render; the
 encoder process itself is started from a normal-priority thread and keeps normal priority.
+
+A low-priority thread holding the interpreter lock while descheduled stalls every other Python
+thread of its process; that is why the server's pipeline renders in a child process (child.py).
 """
 from __future__ import annotations
 
@@ -22,7 +25,8 @@ log = logging.getLogger(__name__)
 #: How much lower than normal the compositor's threads run (nice increment, 0..19). The lowest
 #: (19) measured best: frame production and the soundtrack then run almost only when the encoder
 #: leaves a core idle, and the encoder pulls them along by waiting on its input when they fall
-#: behind (scripts/bench_compose.py: 1.14x of ffmpeg alone vs 1.17x at nice 10 and 1.23x at 0).
+#: behind (scripts/bench_compose.py, 60 s full render: 1.14x of ffmpeg alone at 19, 1.17x at 10,
+#: 1.23x at 0; SCHED_IDLE was no better and can starve outright on a busy machine).
 BACKGROUND_NICE: Final = 19
 
 
