@@ -118,3 +118,14 @@ def test_long_sentences_are_chunked_within_limit(limit: int) -> None:
     assert [c.continues for c in chunks] == [True] * (len(chunks) - 1) + [False]
     assert " ".join(w for c in chunks for w in c.spoken_words).replace(",", "").replace(".", "") == \
         text.replace(",", "")
+
+
+def test_script_and_narration_strip_markdown_and_emoji_alike() -> None:
+    """One definition (engine/markdown.py): the script's text and the narrator's first pass keep
+    the same words, so captions match the voice."""
+    from engine.script.speakable import speakable
+
+    text = "The **keeper** 🕯️ read [the log](http://x.io) and ~~wept~~ ❤ _quietly_ at 40° ✨."
+    assert speakable(text) == "The keeper read the log and wept quietly at 40°."
+    # the narrator's pass leaves the space where the sparkles were; its tokenizer drops it later
+    assert clean_markup(text).replace(" .", ".") == speakable(text)

@@ -7,13 +7,12 @@ word, a ``[pause]`` or a ``## Scene 2`` heading into its answer still gives clea
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Final
+
+from engine.markdown import is_emoji, strip_emphasis, strip_links
 
 _CODE_FENCE: Final = re.compile(r"```[a-zA-Z]*")
 _HTML_TAG: Final = re.compile(r"</?[a-zA-Z][^<>]{0,200}>")
-_MD_IMAGE: Final = re.compile(r"!\[[^\]]*\]\([^)]*\)")
-_MD_LINK: Final = re.compile(r"\[([^\]]+)\]\([^)]*\)")
 _URL: Final = re.compile(r"\b(?:https?://|www\.)\S+", re.IGNORECASE)
 _HEADING_LINE: Final = re.compile(r"^[ \t]*#{1,6}[ \t].*$|^[ \t]*#{1,6}$", re.MULTILINE)
 _RULE_LINE: Final = re.compile(r"^[ \t]*(?:[-*_=][ \t]*){3,}$", re.MULTILINE)
@@ -37,8 +36,6 @@ _STAGE_WORDS: Final = re.compile(
     r"tense|upbeat|calm|cheerful|serious|excited(?:ly)?|to camera|wind|thunder|footsteps)\b",
     re.IGNORECASE,
 )
-_EMPHASIS: Final = re.compile(r"(\*{1,3}|_{2,3}|~~)(?=\S)(.+?)(?<=\S)\1", re.DOTALL)
-_UNDERSCORE_EMPHASIS: Final = re.compile(r"(?<!\w)_(?=\S)(.+?)(?<=\S)_(?!\w)")
 _LEFTOVER_SYMBOLS: Final = re.compile(r"[*_~`#|\\^<>{}\[\]=]+")
 _SPACE_BEFORE_PUNCT: Final = re.compile(r"\s+([,.;:!?])")
 _REPEATED_PUNCT: Final = re.compile(r"([,;:])\s*(?:[,;:]\s*)+")
@@ -48,15 +45,6 @@ _TRANSLATE: Final = str.maketrans(
     {"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2026": "...", "\u00a0": " ", "&": " and "}
 )
 _SENTENCE_END: Final = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(]?[A-Z0-9])")
-
-
-def _is_emoji(ch: str) -> bool:
-    code = ord(ch)
-    if code in (0x200D, 0x20E3) or 0xFE00 <= code <= 0xFE0F or 0xE0020 <= code <= 0xE007F:
-        return True
-    if 0x1F000 <= code <= 0x1FAFF or 0x2600 <= code <= 0x27BF or 0x2B00 <= code <= 0x2BFF:
-        return True
-    return unicodedata.category(ch) in ("So", "Sk", "Co", "Cs") and ch not in "°©®™"
 
 
 def _drop_stage_parens(match: re.Match[str]) -> str:
@@ -71,8 +59,7 @@ def speakable(text: str) -> str:
     (empty when nothing speakable is left)."""
     t = text.translate(_TRANSLATE)
     t = _CODE_FENCE.sub(" ", t)
-    t = _MD_IMAGE.sub(" ", t)
-    t = _MD_LINK.sub(r"\1", t)
+    t = strip_links(t)
     t = _URL.sub(" ", t)
     t = _HTML_TAG.sub(" ", t)
     t = _HEADING_LINE.sub(" ", t)
@@ -82,10 +69,8 @@ def speakable(text: str) -> str:
     t = _LINE_MARKERS.sub("", t)
     t = _BRACKETED.sub(" ", t)
     t = _PARENS.sub(_drop_stage_parens, t)
-    for _ in range(2):  # nested emphasis: ***x*** then **x**
-        t = _EMPHASIS.sub(r"\2", t)
-    t = _UNDERSCORE_EMPHASIS.sub(r"\1", t)
-    t = "".join(" " if _is_emoji(ch) else ch for ch in t)
+    t = strip_emphasis(t)
+    t = "".join(" " if is_emoji(ch) else ch for ch in t)
     t = _LEFTOVER_SYMBOLS.sub(" ", t)
     t = _SPACES.sub(" ", t).strip()
     t = _SPACE_BEFORE_PUNCT.sub(r"\1", t)
