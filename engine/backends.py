@@ -39,13 +39,18 @@ class BackendChoice:
         return {s.stage: asdict(s) for s in self.stages}
 
 
-def warm_fits(models: Sequence[InstalledModel], device: DeviceInfo, *, headroom: int = 1 << 30) -> tuple[bool, str]:
+def warm_fits(
+    models: Sequence[InstalledModel], device: DeviceInfo, *, headroom: int = 1 << 30
+) -> tuple[bool, str]:
     """Can all of ``models`` stay loaded together on ``device``? Estimates from vram_estimate."""
     need = sum(vram_estimate(m) for m in models) + headroom
     where = f"{device.kind} {device.name}".strip()
     gib = 1 << 30
     if need <= device.total_bytes:
-        return True, f"keep-warm: the real models ({need / gib:.1f} GiB) fit on {where} ({device.total_bytes / gib:.1f} GiB)"
+        return True, (
+            f"keep-warm: the real models ({need / gib:.1f} GiB) fit on {where} "
+            f"({device.total_bytes / gib:.1f} GiB)"
+        )
     return False, (
         f"keep-warm off: the real models need about {need / gib:.1f} GiB together but {where} has "
         f"{device.total_bytes / gib:.1f} GiB; each stage releases its model when it is done"

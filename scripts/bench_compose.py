@@ -198,7 +198,7 @@ def dump_frames(timeline_path: Path, raw: Path) -> int:
         with open(raw, "wb") as f:
             for n in range(tl.frame_count):
                 comp.render(n, NV12.wrap(buf, tl.width, tl.height))
-                f.write(memoryview(buf))
+                f.write(buf.data)
     finally:
         comp.close()
     return tl.frame_count

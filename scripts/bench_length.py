@@ -113,7 +113,8 @@ def summary(rows: list[Row]) -> str:
              f"mean |error| {100 * statistics.mean(abs(e) for e in errors):.1f}%, "
              f"worst {100 * worst.error:+.1f}% ({worst.story_type} {worst.pacing} {worst.minutes:g} min "
              f"{worst.scenes} scenes seed {worst.seed}); "
-             f"{sum(abs(e) > 0.10 for e in errors)} outside ±10%, {sum(abs(e) > 0.15 for e in errors)} outside ±15%"]
+             f"{sum(abs(e) > 0.10 for e in errors)} outside ±10%, "
+             f"{sum(abs(e) > 0.15 for e in errors)} outside ±15%"]
     for pacing in PACINGS:
         sub = [r.error for r in rows if r.pacing == pacing.value]
         if sub:

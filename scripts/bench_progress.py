@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 import aiohttp
 
@@ -33,7 +34,7 @@ def free_port() -> int:
 
 
 async def wait_for(
-    session: aiohttp.ClientSession, url: str, ok: "callable[[dict], bool]", timeout: float
+    session: aiohttp.ClientSession, url: str, ok: Callable[[dict], bool], timeout: float
 ) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -133,14 +134,15 @@ async def main() -> None:
             proc.terminate()
             proc.wait(timeout=30)
     print(
-        f"{'clients':>8} {'interval':>9} {'requests':>9} {'req/s':>7} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} "
-        f"{'max ms':>8} {'errors':>7}  render during run"
+        f"{'clients':>8} {'interval':>9} {'requests':>9} {'req/s':>7} {'p50 ms':>8} {'p90 ms':>8} "
+        f"{'p99 ms':>8} {'max ms':>8} {'errors':>7}  render during run"
     )
     for interval, lat, errors, final in rows:
         q = statistics.quantiles(lat, n=100)
         print(
-            f"{args.clients:>8} {interval:>8.2f}s {len(lat):>9} {len(lat) / args.seconds:>7.0f} {q[49] * 1e3:>8.2f} "
-            f"{q[89] * 1e3:>8.2f} {q[98] * 1e3:>8.2f} {max(lat) * 1e3:>8.2f} {len(errors):>7}  "
+            f"{args.clients:>8} {interval:>8.2f}s {len(lat):>9} {len(lat) / args.seconds:>7.0f} "
+            f"{q[49] * 1e3:>8.2f} {q[89] * 1e3:>8.2f} {q[98] * 1e3:>8.2f} {max(lat) * 1e3:>8.2f} "
+            f"{len(errors):>7}  "
             f"stage={final.get('stage')} progress={final.get('progress')}"
             + ("  target p99<50ms: " + ("MET" if q[98] < 0.05 and not errors else "NOT MET"))
         )

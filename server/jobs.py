@@ -174,7 +174,8 @@ class JobStore:
         with self._lock:
             seq = self._db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs").fetchone()[0]
             self._db.execute(
-                "INSERT INTO jobs (id, seq, state, spec, created_at, updated_at, details) VALUES (?,?,?,?,?,?,?)",
+                "INSERT INTO jobs (id, seq, state, spec, created_at, updated_at, details) "
+                "VALUES (?,?,?,?,?,?,?)",
                 (
                     job_id,
                     seq,
@@ -271,7 +272,8 @@ class JobStore:
         self._dirty.discard(job_id)
         pending = self._pending[job_id]
         self._db.execute(
-            "UPDATE jobs SET stage = ?, progress = MAX(progress, ?), substatus = ?, updated_at = ? WHERE id = ?",
+            "UPDATE jobs SET stage = ?, progress = MAX(progress, ?), substatus = ?, updated_at = ? "
+            "WHERE id = ?",
             (pending["stage"], pending["progress"], pending["substatus"], time.time(), job_id),
         )
         self._last_write[job_id] = time.monotonic()

@@ -11,6 +11,7 @@ import logging
 from typing import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from engine.errors import EngineError
 from server.config import Config
@@ -28,11 +29,11 @@ def error_body(status: int, message: str, **extra: object) -> web.Response:
 def _host_name(host: str) -> str:
     host = host.strip().lower()
     if host.startswith("["):  # [::1]:5000
-        return host[1 : host.find("]")] if "]" in host else host
+        return host[1:host.find("]")] if "]" in host else host
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
-def make_guard_middleware(config: Config) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def make_guard_middleware(config: Config) -> Middleware:
     allowed_hosts = config.host_names
     allowed_origins = frozenset(config.cors_origins)
 

@@ -54,9 +54,15 @@ class Field:
 
 
 IMAGE_MODES: Mapping[str, str] = {
-    ImageMode.AI_ONLY.value: "Every scene painted by local SDXL (draft art when no SDXL weights are installed).",
-    ImageMode.MANUAL_ONLY.value: "Only your own images (manual_image_paths), reused with new motion if fewer than scenes.",
-    ImageMode.STOCK_ONLY.value: "Images from the offline stock library, matched to stock_keywords and each scene.",
+    ImageMode.AI_ONLY.value: (
+        "Every scene painted by local SDXL (draft art when no SDXL weights are installed)."
+    ),
+    ImageMode.MANUAL_ONLY.value: (
+        "Only your own images (manual_image_paths), reused with new motion if fewer than scenes."
+    ),
+    ImageMode.STOCK_ONLY.value: (
+        "Images from the offline stock library, matched to stock_keywords and each scene."
+    ),
     ImageMode.MIXED.value: "Your images first, then stock matches, then SDXL for the rest.",
 }
 PACINGS: Mapping[str, str] = {

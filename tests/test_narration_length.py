@@ -21,9 +21,11 @@ def test_budget_counts_pauses_and_scenes() -> None:
     one = budget.seconds_for("The door opened.")
     two = budget.seconds_for("The door opened. The door opened.")
     # a second sentence costs its speech and one sentence pause (short line: 1.2x)
-    assert two - one == pytest.approx(one - budget.scene_overhead + budget.profile.sentence_pause * 1.2, rel=1e-6)
+    expected = one - budget.scene_overhead + budget.profile.sentence_pause * 1.2
+    assert two - one == pytest.approx(expected, rel=1e-6)
     # standard words are the inverse of words_for
-    text = ["The keeper climbed the stairs and found the lamp cold. Nobody answered. The sea kept its secret."] * 3
+    text = ["The keeper climbed the stairs and found the lamp cold. Nobody answered. "
+            "The sea kept its secret."] * 3
     seconds = sum(budget.seconds_for(t) for t in text)
     assert budget.words_for(seconds, 3) == pytest.approx(budget.standard_words(text), rel=1e-6)
     # more scenes leave less time for words; faster pacing says more
@@ -65,7 +67,8 @@ def test_embedded_narration_lands_on_the_requested_length(tmp_path: Path) -> Non
         for i, spec in enumerate(CASES):
             wpm = narrator.words_per_minute(spec)
             script = writer.write(spec, progress=StageProgress("script"), words_per_minute=wpm)
-            narration = narrator.narrate(script, spec, tmp_path / f"job{i}", progress=StageProgress("narration"))
+            narration = narrator.narrate(script, spec, tmp_path / f"job{i}",
+                                         progress=StageProgress("narration"))
             seconds = sum(s.duration for s in narration.scenes)
             predicted = sum(narrator.seconds_for(s.narration, spec) for s in script.scenes)
             errors.append(seconds / spec.duration_seconds - 1.0)
