@@ -5,7 +5,6 @@ the render in a child process (as the pipeline runs it): progress relayed, error
 from __future__ import annotations
 
 import os
-import stat
 import subprocess
 import sys
 import threading
@@ -23,19 +22,11 @@ from engine.compose.render import render
 from engine.compose.timeline import Timeline, TimelineScene, VideoSettings
 from engine.errors import BadInput, JobCancelled, RenderFailed
 from engine.progress import StageProgress
-from test_compose_util import decode_audio, leftovers, solid_image, speech_like, write_wav
+from test_compose_util import decode_audio, fake_ffmpeg, leftovers, solid_image, speech_like, write_wav
 
 W, H = 160, 90
 FAST = VideoSettings("libx264", 23, "ultrafast")
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
-
-
-def _fake_ffmpeg(d: Path, body: str) -> Path:
-    """Runs the real ffmpeg except where ``body`` (shell, sees "$*") decides otherwise."""
-    p = d / "fake-ffmpeg"
-    p.write_text(f"#!/bin/sh\n{body}\nexec '{ff.find_ffmpeg()}' \"$@\"\n")
-    p.chmod(p.stat().st_mode | stat.S_IXUSR)
-    return p
 
 
 def _tl(d: Path, seconds: float = 1.0) -> Timeline:
@@ -108,8 +99,8 @@ def test_soundtrack_is_aligned_with_the_frames(tmp_path: Path) -> None:
 
 
 def test_soundtrack_failure_fails_the_render(tmp_path: Path) -> None:
-    fake = _fake_ffmpeg(tmp_path, 'case "$*" in *soundtrack.m4a*) '
-                                  'echo "simulated AAC failure: Invalid argument" >&2; exit 5;; esac')
+    fake = fake_ffmpeg(tmp_path, 'case "$*" in *soundtrack.m4a*) '
+                                 'echo "simulated AAC failure: Invalid argument" >&2; exit 5;; esac')
     out = tmp_path / "o" / "v.mp4"
     with pytest.raises(RenderFailed, match="encoding the soundtrack: ffmpeg failed .*simulated AAC failure"):
         render(_tl(tmp_path, seconds=20.0), out, ffmpeg=fake)
@@ -117,8 +108,8 @@ def test_soundtrack_failure_fails_the_render(tmp_path: Path) -> None:
 
 
 def test_final_mux_failure_fails_the_render(tmp_path: Path) -> None:
-    fake = _fake_ffmpeg(tmp_path, 'case "$*" in *"-c copy"*) '
-                                  'echo "simulated mux failure: No space left on device" >&2; exit 1;; esac')
+    fake = fake_ffmpeg(tmp_path, 'case "$*" in *"-c copy"*) '
+                                 'echo "simulated mux failure: No space left on device" >&2; exit 1;; esac')
     out = tmp_path / "o" / "v.mp4"
     out.parent.mkdir()
     out.write_bytes(b"previous finished video")

@@ -3,16 +3,14 @@ file where the finished video belongs."""
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 
 import pytest
 
-from engine.compose.ffmpeg import find_ffmpeg
 from engine.compose.render import render
 from engine.compose.timeline import Timeline, TimelineScene, VideoSettings
 from engine.errors import BadInput, RenderFailed
-from test_compose_util import leftovers, solid_image, speech_like, write_wav
+from test_compose_util import fake_ffmpeg, leftovers, solid_image, speech_like, write_wav
 
 W, H = 160, 90
 FAST = VideoSettings("libx264", 23, "ultrafast")
@@ -22,15 +20,6 @@ def _tl(d: Path, images: list[Path] | None = None, **kw: object) -> Timeline:
     imgs = images or [solid_image(d / "a.png", (120, 80, 40)), solid_image(d / "b.png", (40, 80, 120))]
     return Timeline(W, H, 24, tuple(TimelineScene(p, 1.0, "zoom_in") for p in imgs), video=FAST,
                     **kw)  # type: ignore[arg-type]
-
-
-def _fake_ffmpeg(d: Path, body: str) -> Path:
-    """A wrapper that runs the real ffmpeg except where ``body`` (shell) decides otherwise."""
-    real = find_ffmpeg()
-    p = d / "fake-ffmpeg"
-    p.write_text(f"#!/bin/sh\n{body}\nexec '{real}' \"$@\"\n")
-    p.chmod(p.stat().st_mode | stat.S_IXUSR)
-    return p
 
 
 def test_missing_image_is_named(tmp_path: Path) -> None:
@@ -102,8 +91,8 @@ def test_ffmpeg_absent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_ffmpeg_crashing_mid_encode(tmp_path: Path) -> None:
-    fake = _fake_ffmpeg(tmp_path, 'case "$*" in *pipe:0*) head -c 60000 >/dev/null; '
-                                  'echo "simulated encoder crash: Conversion failed!" >&2; exit 3;; esac')
+    fake = fake_ffmpeg(tmp_path, 'case "$*" in *pipe:0*) head -c 60000 >/dev/null; '
+                                 'echo "simulated encoder crash: Conversion failed!" >&2; exit 3;; esac')
     out = tmp_path / "o" / "v.mp4"
     with pytest.raises(RenderFailed, match="simulated encoder crash") as e:
         render(_tl(tmp_path), out, ffmpeg=fake)
@@ -112,9 +101,9 @@ def test_ffmpeg_crashing_mid_encode(tmp_path: Path) -> None:
 
 
 def test_disk_full_reported_with_ffmpegs_words(tmp_path: Path) -> None:
-    fake = _fake_ffmpeg(tmp_path, 'case "$*" in *pipe:0*) cat >/dev/null; '
-                                  'echo "av_interleaved_write_frame(): No space left on device" >&2; '
-                                  'exit 1;; esac')
+    fake = fake_ffmpeg(tmp_path, 'case "$*" in *pipe:0*) cat >/dev/null; '
+                                 'echo "av_interleaved_write_frame(): No space left on device" >&2; '
+                                 'exit 1;; esac')
     out = tmp_path / "o" / "v.mp4"
     with pytest.raises(RenderFailed, match="No space left on device"):
         render(_tl(tmp_path), out, ffmpeg=fake)
@@ -125,7 +114,7 @@ def test_failed_render_keeps_the_previous_video(tmp_path: Path) -> None:
     out = tmp_path / "o" / "v.mp4"
     out.parent.mkdir()
     out.write_bytes(b"previous finished video")
-    fake = _fake_ffmpeg(tmp_path, 'case "$*" in *pipe:0*) exit 9;; esac')
+    fake = fake_ffmpeg(tmp_path, 'case "$*" in *pipe:0*) exit 9;; esac')
     with pytest.raises(RenderFailed):
         render(_tl(tmp_path), out, ffmpeg=fake)
     assert out.read_bytes() == b"previous finished video"

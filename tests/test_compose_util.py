@@ -3,6 +3,7 @@ Holds no tests itself."""
 from __future__ import annotations
 
 import re
+import stat
 import subprocess
 import wave
 from pathlib import Path
@@ -15,6 +16,15 @@ from engine.compose.ffmpeg import find_ffmpeg
 
 def ffmpeg_exe() -> str:
     return str(find_ffmpeg())
+
+
+def fake_ffmpeg(d: Path, body: str) -> Path:
+    """A wrapper that runs the real ffmpeg except where ``body`` (shell, sees "$*") decides
+    otherwise: a real way to make one particular ffmpeg run fail."""
+    p = d / "fake-ffmpeg"
+    p.write_text(f"#!/bin/sh\n{body}\nexec '{find_ffmpeg()}' \"$@\"\n")
+    p.chmod(p.stat().st_mode | stat.S_IXUSR)
+    return p
 
 
 def textured_image(path: Path, w: int = 448, h: int = 256, seed: int = 0) -> Path:
