@@ -93,11 +93,7 @@ def render_in_child(timeline_json: Path, out: Path, *, progress: Progress,
                 result = msg
         rc = proc.wait()
     except BaseException:
-        proc.terminate()  # lets the child kill its ffmpeg and remove its partial files
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        _stop(proc)
         raise
     finally:
         drain.join(timeout=5)
@@ -112,13 +108,19 @@ def render_in_child(timeline_json: Path, out: Path, *, progress: Progress,
 
 
 def _terminate_on_cancel(proc: subprocess.Popen[str], cancel: threading.Event) -> None:
-    """Parent side: SIGTERM the child once the job is cancelled; SIGKILL if it lingers."""
+    """Parent side: stop the child once the job is cancelled."""
     while proc.poll() is None:
         if cancel.wait(0.2):
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                log.warning("compositor process %s ignored SIGTERM; killing it", proc.pid)
-                proc.kill()
+            _stop(proc)
             return
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    """SIGTERM (the child kills its ffmpeg and removes its partial files); SIGKILL if it lingers."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        log.warning("compositor process %s ignored SIGTERM; killing it", proc.pid)
+        proc.kill()
+        proc.wait()
