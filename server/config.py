@@ -121,8 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for f in fields(Config):
         choices = f.metadata.get("choices")
-        help_text = f"{f.metadata.get('help', '')}{': ' + ' | '.join(choices) if choices else ''} " \
-            f"(env {ENV_PREFIX}{f.name.upper()})"
+        allowed = f": {' | '.join(choices)}" if choices else ""
+        help_text = f"{f.metadata.get('help', '')}{allowed} (env {ENV_PREFIX}{f.name.upper()})"
         if f.metadata.get("repeat"):
             p.add_argument(_flag(f), dest=f.name, action="append", help=help_text)
         elif f.type in ("bool",) or str(f.type) == "bool":

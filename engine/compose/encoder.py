@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Final, Sequence
 
 from engine.compose import ffmpeg as ff
-from engine.compose.ffmpeg import stderr_tail
 from engine.errors import RenderFailed
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -277,7 +276,7 @@ class FrameWriter:
                 self._proc.kill()
                 rc = self._proc.wait()
             self._threads[1].join(timeout=5)
-        msg = stderr_tail(self.stderr_text())
+        msg = ff.stderr_tail(self.stderr_text())
         why = f"exit {rc}" if rc is not None else "stopped"
         if not msg and self._failure is not None:
             msg = str(self._failure)
