@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # engine.tempnames (standard library only)
 
 from fetchlib import catalog as cat  # noqa: E402
 from fetchlib import install as inst  # noqa: E402

@@ -189,7 +189,7 @@ def test_render_child_ends_when_the_server_dies(tmp_path: Path) -> None:
                               cwd=root)
     try:
         deadline = time.monotonic() + 60
-        while not list(out_dir.glob("*.part")):
+        while not list(out_dir.glob(".*.part*")):  # the render's temporary folder
             assert time.monotonic() < deadline and parent.poll() is None, "the render never started"
             time.sleep(0.05)
         time.sleep(0.5)

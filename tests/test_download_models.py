@@ -301,7 +301,7 @@ def test_resumes_after_the_connection_is_cut(hub: FakeHub, tmp_path: Path) -> No
 def test_resumes_a_part_file_left_by_an_earlier_run(hub: FakeHub, tmp_path: Path) -> None:
     serve_all(hub)
     models = tmp_path / "models"
-    part = models / "llm/tiny-Q4_K_M.gguf.part"
+    part = models / "llm/.tiny-Q4_K_M.gguf.part"
     part.parent.mkdir(parents=True)
     part.write_bytes(GGUF[:12345])
     assert run(hub, models, write_catalog(tmp_path), "--llm", "--profile", "tiny") == 0
@@ -314,7 +314,7 @@ def test_a_server_that_ignores_range_still_gives_a_correct_file(hub: FakeHub, tm
     serve_all(hub)
     hub.ignore_range = True
     models = tmp_path / "models"
-    part = models / "llm/tiny-Q4_K_M.gguf.part"
+    part = models / "llm/.tiny-Q4_K_M.gguf.part"
     part.parent.mkdir(parents=True)
     part.write_bytes(b"x" * 999)  # stale junk: must be overwritten, not appended to
     assert run(hub, models, write_catalog(tmp_path), "--llm", "--profile", "tiny") == 0
@@ -331,7 +331,7 @@ def test_checksum_mismatch_is_refused(hub: FakeHub, tmp_path: Path,
     err = capsys.readouterr().err
     assert "sha256" in err and "does not match" in err and "nothing was installed" in err
     assert not (models / "llm/tiny-Q4_K_M.gguf").exists()
-    assert not (models / "llm/tiny-Q4_K_M.gguf.part").exists()
+    assert not (models / "llm/.tiny-Q4_K_M.gguf.part").exists()
     assert not (models / "manifest.json").exists()
     assert find_installed(models) == ()
 

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import errno
 import logging
-import shutil
-import tempfile
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 
+from engine import tempnames
 from engine.compose import ffmpeg as ff
 from engine.compose.cpu import single_threaded_cv, yield_to_encoder
 from engine.compose.encoder import FrameWriter, encoder_argv, mux
@@ -86,7 +85,7 @@ def render(timeline: Timeline, out: Path | str, *, progress: Progress | None = N
     except OSError as e:
         raise RenderFailed(f"cannot create the output folder {out.parent}: {e.strerror or e}") from e
     codecs = _codecs(timeline.video.codec, exe)
-    tmpdir = Path(tempfile.mkdtemp(prefix=f".{out.stem}.", suffix=".part", dir=out.parent))
+    tmpdir = tempnames.make_part_dir(out)
     tracks = tmpdir / "tracks"  # the separate video and audio, apart from the final file's name
     stop = threading.Event()
     audio_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="compose-audio",
@@ -126,7 +125,7 @@ def render(timeline: Timeline, out: Path | str, *, progress: Progress | None = N
     finally:
         stop.set()
         audio_pool.shutdown(wait=True, cancel_futures=True)
-        shutil.rmtree(tmpdir, ignore_errors=True)
+        tempnames.remove(tmpdir)
     elapsed = time.monotonic() - started
     log.info("rendered %s: %d frames %dx%d@%g in %.1fs (%.1f fps)", out.name, timeline.frame_count,
              timeline.width, timeline.height, timeline.fps, elapsed,

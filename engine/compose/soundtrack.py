@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Sequence
 
+from engine import tempnames
 from engine.compose import ffmpeg as ff
 from engine.compose.wavfile import Pcm16Writer, wav_info
 from engine.errors import BadInput, RenderFailed
@@ -60,7 +61,7 @@ def place_clips(clips: Sequence[tuple[Path, float]], total_seconds: float, out: 
             channels = 2
     total = round(total_seconds * sample_rate)
     out = Path(out)
-    tmp = out.with_name(f".{out.name}.part")
+    tmp = tempnames.part_path(out)
     writer = Pcm16Writer(tmp, channels, sample_rate)
     try:
         pending = np.zeros((0, channels), np.float32)  # samples from `pos` on, not yet written

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Mapping
 
+from engine import tempnames
 from engine.errors import BadInput
 
 #: Camera moves a scene may ask for. ``auto`` picks one so that neighbouring scenes differ.
@@ -204,10 +205,7 @@ class Timeline:
         """Write JSON with paths relative to the file's folder (so the job folder can move)."""
         path = Path(path)
         data = self.to_dict(base=path.resolve().parent)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-        tmp.replace(path)
-        return path
+        return tempnames.write_text_atomic(path, json.dumps(data, indent=2) + "\n")
 
 
 _TIMELINE_KEYS: Final = frozenset({

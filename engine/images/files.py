@@ -1,13 +1,13 @@
-"""Scene image files: names, atomic writes (temp name + os.replace) and the "is it complete" check
-that lets a resumed job reuse what it already made."""
+"""Scene image files: names, atomic writes (engine.tempnames: temp name + os.replace) and the "is
+it complete" check that lets a resumed job reuse what it already made."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from PIL import Image
+
+from engine import tempnames
 
 IMAGES_DIR = "images"
 
@@ -20,29 +20,13 @@ def scene_path(images_dir: Path, index: int) -> Path:
 def save_png_atomic(image: Image.Image, dest: Path, *, compress_level: int = 3) -> Path:
     """Write ``image`` as PNG to ``dest`` via a temp file in the same folder and os.replace, so a
     reader (or a resume after a crash) never sees a half-written file."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.stem}.", suffix=".part", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            image.save(fh, format="PNG", compress_level=compress_level)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with tempnames.atomic_path(dest) as tmp, open(tmp, "wb") as fh:
+        image.save(fh, format="PNG", compress_level=compress_level)
     return dest
 
 
 def write_bytes_atomic(data: bytes, dest: Path) -> Path:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.stem}.", suffix=".part", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return dest
+    return tempnames.write_bytes_atomic(dest, data)
 
 
 def is_complete_image(path: Path) -> bool:

@@ -19,6 +19,7 @@ from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
 from engine.errors import ModelMissing
+from engine.tempnames import is_part_name
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ def fetch_command(component: str) -> str:
 def _size(p: Path) -> int:
     if p.is_file():
         return p.stat().st_size
-    return sum(f.stat().st_size for f in p.rglob("*") if f.is_file() and not f.name.endswith(".part"))
+    return sum(f.stat().st_size for f in p.rglob("*") if f.is_file() and not is_part_name(f.name))
 
 
 def _from_manifest(models_dir: Path) -> list[InstalledModel]:

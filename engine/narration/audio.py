@@ -2,11 +2,12 @@
 detection, loudness normalisation and the whisper effect."""
 from __future__ import annotations
 
-import os
 import wave
 from pathlib import Path
 
 import numpy as np
+
+from engine import tempnames
 
 FloatArray = np.ndarray
 
@@ -18,17 +19,14 @@ _FRAME_S = 0.010
 
 
 def write_wav(path: Path, audio: FloatArray, sample_rate: int) -> None:
-    """16-bit mono PCM, written to ``path.part`` then renamed (a crash never leaves half a file)."""
+    """16-bit mono PCM, written to a temporary name then renamed (a crash never leaves half a file)."""
     pcm = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0)
     data = (pcm * 32767.0).round().astype("<i2").tobytes()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(path.name + ".part")
-    with wave.open(str(part), "wb") as out:
+    with tempnames.atomic_path(path) as part, wave.open(str(part), "wb") as out:
         out.setnchannels(1)
         out.setsampwidth(2)
         out.setframerate(int(sample_rate))
         out.writeframes(data)
-    os.replace(part, path)
 
 
 def read_wav(path: Path) -> tuple[FloatArray, int]:

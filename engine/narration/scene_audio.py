@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from engine import tempnames
 from engine.contracts import SceneAudio, Word
 from engine.narration import audio as au
 from engine.narration.sentences import Sentence
@@ -111,9 +111,7 @@ def write_scene(wav: Path, audio: np.ndarray, sample_rate: int, words: Sequence[
     side = sidecar_path(wav)
     payload = {"key": key, "sample_rate": sample_rate, "samples": len(audio), "duration": duration,
                "words": [asdict(w) for w in words], **extra}
-    part = side.with_name(side.name + ".part")
-    part.write_text(json.dumps(payload, indent=1, ensure_ascii=False), encoding="utf-8")
-    os.replace(part, side)
+    tempnames.write_text_atomic(side, json.dumps(payload, indent=1, ensure_ascii=False))
     return SceneAudio(wav, duration, tuple(words))
 
 

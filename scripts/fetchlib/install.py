@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, TextIO
 
+from engine.tempnames import atomic_folder, resume_part_path
 from fetchlib import manifest
 from fetchlib.catalog import ModelEntry, RemoteFile
 from fetchlib.transfer import ChecksumMismatch, FetchError, fetch, git_blob_sha1, human, probe, sha256_of
@@ -84,7 +85,7 @@ def _dest(models_dir: Path, entry: ModelEntry, f: RemoteFile) -> Path:
 def _on_disk(dest: Path) -> int:
     if dest.is_file():
         return dest.stat().st_size
-    part = dest.with_name(dest.name + ".part")
+    part = resume_part_path(dest)
     return part.stat().st_size if part.is_file() else 0
 
 
@@ -208,12 +209,8 @@ def install(pm: PlannedModel, models_dir: Path, opts: Options,
     for pf in pm.files:
         size, digest = _fetch_file(pf, opts, stream, pf.dest.relative_to(models_dir).as_posix())
         if pf.file.unpack:
-            tmp = root.with_name(root.name + ".unpack")
-            shutil.rmtree(tmp, ignore_errors=True)
-            _safe_extract(pf.dest, tmp)
-            if root.exists():
-                shutil.rmtree(root)
-            tmp.rename(root)
+            with atomic_folder(root) as tmp:
+                _safe_extract(pf.dest, tmp)
             archive = {"url": pf.url, "size": size, "sha256": digest, "sha256_source": pf.sha256_source}
             pf.dest.unlink()
         else:

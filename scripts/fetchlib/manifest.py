@@ -16,8 +16,9 @@ published checksum: hashed on arrival, so later ``--verify`` runs can catch corr
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
+
+from engine.tempnames import write_text_atomic
 from typing import Any
 
 VERSION = 1
@@ -40,11 +41,7 @@ def load(models_dir: Path) -> dict[str, Any]:
 
 def save(models_dir: Path, data: dict[str, Any]) -> Path:
     p = path_in(models_dir)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(p.name + ".part")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    os.replace(tmp, p)
-    return p
+    return write_text_atomic(p, json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
 def upsert(models_dir: Path, record: dict[str, Any]) -> Path:

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, TextIO
 
+from engine.tempnames import resume_part_path
+
 log = logging.getLogger(__name__)
 
 USER_AGENT = "storyreel-download-models/0.1 (+urllib)"
@@ -182,9 +184,9 @@ def fetch(url: str, dest: Path, *, size: int | None = None, sha256: str | None =
           git_sha1: str | None = None, retries: int = 5, retry_wait: float = 2.0, timeout: float = 60.0,
           label: str = "", on_progress: Callable[[int, int | None], None] | None = None,
           stream: TextIO | None = None) -> Fetched:
-    """Download ``url`` to ``dest`` via ``dest.part``; resume; verify; move into place."""
+    """Download ``url`` to ``dest`` via ``.dest.part``; resume; verify; move into place."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(dest.name + ".part")
+    part = resume_part_path(dest)
     started_with = part.stat().st_size if part.exists() else 0
     label = label or dest.name
     progress = Progress(label, size, stream)
