@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import json
 import logging
-import os
+import re
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Protocol, TypeVar
 
+from engine import tempnames
 from engine.contracts import ImageSource, Narration, Narrator, Script, ScriptWriter
 from engine.errors import ModelFailed
 from engine.progress import StageProgress
@@ -49,19 +50,16 @@ class Result:
 
 def write_json(path: Path, data: Any) -> None:
     """Atomic JSON write: a reader (or a resumed job) never sees half a file."""
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, path)
+    tempnames.write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False))
 
 
-def unique_video_path(videos_dir: Path, now: float | None = None) -> Path:
-    stamp = time.strftime("%Y%m%d_%H%M%S", time.localtime(now))
-    candidate = videos_dir / f"video_{stamp}.mp4"
-    n = 2
-    while candidate.exists():
-        candidate = videos_dir / f"video_{stamp}_{n}.mp4"
-        n += 1
-    return candidate
+def video_name(spec: JobSpec, job_id: str) -> str:
+    """The job's MP4: ``video_<topic words>_<job id>.mp4``. The job id makes it one a web page
+    cannot guess, and the same on every attempt, so a resumed job replaces its own file instead of
+    leaving an orphan beside a second copy."""
+    words = re.findall(r"[a-z0-9]+", spec.topic.lower().encode("ascii", "ignore").decode())
+    slug = "-".join(words)[:40].strip("-")
+    return f"video_{slug}_{job_id}.mp4" if slug else f"video_{job_id}.mp4"
 
 
 def _load_script(path: Path, spec: JobSpec) -> Script | None:
@@ -70,6 +68,14 @@ def _load_script(path: Path, spec: JobSpec) -> Script | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return script if len(script.scenes) == spec.num_scenes else None
+
+
+def _rendered_from(marker: Path, timeline: Any) -> bool:
+    """Whether the MP4 beside ``marker`` was rendered from exactly this timeline."""
+    try:
+        return bool(json.loads(marker.read_text(encoding="utf-8")).get("timeline") == timeline)
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def run(
@@ -143,9 +149,15 @@ def run(
     def compose(progress: StageProgress) -> tuple[Path, float]:
         progress(0.0, "Rendering video 0%")
         timeline = build_timeline(spec, images, narration, workdir)
-        timeline.to_json(workdir / "timeline.json")
-        out = unique_video_path(videos_dir)
-        render_in_child(workdir / "timeline.json", out, progress=progress)
+        out = videos_dir / video_name(spec, workdir.name)
+        rendered = workdir / "rendered.json"  # written once the MP4 is in place
+        plan = json.loads(json.dumps(timeline.to_dict(base=workdir)))
+        if out.is_file() and _rendered_from(rendered, plan):
+            progress.note("Resumed: the video was already rendered")
+        else:
+            timeline.to_json(workdir / "timeline.json")
+            render_in_child(workdir / "timeline.json", out, progress=progress)
+            write_json(rendered, {"video": out.name, "timeline": plan})
         progress(1.0, "Video ready for download")
         return out, timeline.duration
 

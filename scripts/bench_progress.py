@@ -1,9 +1,11 @@
-"""Polls /api/progress from many concurrent clients while a render runs; prints latency.
+"""Polls /api/progress from many concurrent clients while renders run; prints latency.
 
-    python scripts/bench_progress.py [--clients 50] [--seconds 15] [--duration 0.5] [--interval 0.25]
+    python scripts/bench_progress.py [--lanes 2] [--clients 50] [--seconds 15] [--duration 0.5]
+                                     [--interval 0.25]
 
-Starts `python -m server` on a free loopback port with temporary folders, submits one job on
-the embedded defaults, waits for the render stage (the heaviest CPU load), then runs the
+Starts `python -m server --lanes N` on a free loopback port with temporary folders, submits one
+job per lane on the embedded defaults, waits until they all run and the first reaches the render
+stage (the heaviest CPU load; each lane is a worker process of its own), then runs the
 pollers twice: each client polling every --interval seconds (a browser tab polls about once a
 second; 0.25 s is four times that), and back-to-back with no pause (saturation: latency there is
 mostly queueing, clients / throughput). Target: p99 under 50 ms with no errors."""
@@ -73,6 +75,7 @@ async def poller(
 
 async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--lanes", type=int, default=2, help="worker processes rendering at once")
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--seconds", type=float, default=15.0)
     ap.add_argument("--duration", type=float, default=0.5, help="minutes of video to render meanwhile")
@@ -96,6 +99,8 @@ async def main() -> None:
                 f"{tmp}/videos",
                 "--models-dir",
                 f"{tmp}/models",
+                "--lanes",
+                str(args.lanes),
             ],
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
@@ -105,20 +110,24 @@ async def main() -> None:
             conn = aiohttp.TCPConnector(limit=args.clients + 5)
             async with aiohttp.ClientSession(connector=conn) as session:
                 await wait_for(session, f"{base}/health", lambda b: b.get("status") == "ok", 60)
-                async with session.post(
-                    f"{base}/api/generate-video",
-                    json={
-                        "topic": "The Vanishing Lighthouse",
-                        "story_type": "scary_horror",
-                        "duration": args.duration,
-                        "num_scenes": 4,
-                    },
-                ) as r:
-                    job_id = (await r.json())["job_id"]
-                url = f"{base}/api/progress?job_id={job_id}"
+                job_ids = []
+                for n in range(args.lanes):
+                    async with session.post(
+                        f"{base}/api/generate-video",
+                        json={
+                            "topic": f"The Vanishing Lighthouse {n + 1}",
+                            "story_type": "scary_horror",
+                            "duration": args.duration,
+                            "num_scenes": 4,
+                        },
+                    ) as r:
+                        job_ids.append((await r.json())["job_id"])
+                url = f"{base}/api/progress?job_id={job_ids[0]}"
                 await wait_for(
                     session, url, lambda b: b.get("stage") == "video" or b["status"] != "generating", 600
                 )
+                running = sum(lane["job_id"] is not None
+                              for lane in (await wait_for(session, f"{base}/health", bool, 10))["lanes"])
                 rows = []
                 for interval in (args.interval, 0.0):
                     lat: list[float] = []
@@ -134,13 +143,13 @@ async def main() -> None:
             proc.terminate()
             proc.wait(timeout=30)
     print(
-        f"{'clients':>8} {'interval':>9} {'requests':>9} {'req/s':>7} {'p50 ms':>8} {'p90 ms':>8} "
+        f"{'lanes':>5} {'running':>7} {'clients':>8} {'interval':>9} {'requests':>9} {'req/s':>7} {'p50 ms':>8} {'p90 ms':>8} "
         f"{'p99 ms':>8} {'max ms':>8} {'errors':>7}  render during run"
     )
     for interval, lat, errors, final in rows:
         q = statistics.quantiles(lat, n=100)
         print(
-            f"{args.clients:>8} {interval:>8.2f}s {len(lat):>9} {len(lat) / args.seconds:>7.0f} "
+            f"{args.lanes:>5} {running:>7} {args.clients:>8} {interval:>8.2f}s {len(lat):>9} {len(lat) / args.seconds:>7.0f} "
             f"{q[49] * 1e3:>8.2f} {q[89] * 1e3:>8.2f} {q[98] * 1e3:>8.2f} {max(lat) * 1e3:>8.2f} "
             f"{len(errors):>7}  "
             f"stage={final.get('stage')} progress={final.get('progress')}"

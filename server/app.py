@@ -9,69 +9,56 @@ from typing import AsyncIterator, Awaitable, Callable
 import aiohttp_cors
 from aiohttp import web
 
-from engine.backends import BackendChoice, choose_backends
 from server.config import Config
 from server.jobs import JobStore
-from server.keys import Services, config_key, services_key
+from server.datafolder import data_folder_ctx
+from server.keys import Services, config_key, retention_key, services_key
 from server.middlewares import error_middleware, make_guard_middleware
+from server.retention import Retention
 from server.routes import setup_routes
 from server.runner import JobRunner
+from server.workerproto import encode_config
 
 logger = logging.getLogger(__name__)
-BackendFactory = Callable[[Config], BackendChoice]
 
 
-def default_backends(config: Config) -> BackendChoice:
-    return choose_backends(
-        models_dir=config.models_dir,
-        stock_dir=config.stock_path,
-        manual_roots=config.manual_roots,
-        script=config.script_backend,
-        images=config.images_backend,
-        narration=config.narration_backend,
-        keep_warm=config.keep_warm,
-    )
+async def _services(app: web.Application) -> AsyncIterator[None]:
+    """The job store and the lanes; the models live in the lanes' worker processes."""
+    config = app[config_key]
+    for folder in (config.data_dir, config.jobs_dir, config.upload_dir, config.videos_dir):
+        folder.mkdir(parents=True, exist_ok=True)
+    loop = asyncio.get_running_loop()
+    store = await loop.run_in_executor(None, JobStore, config.db_path)
+    runner = JobRunner(store, config_json=encode_config(config), lanes=config.lane_specs,
+                       jobs_dir=config.jobs_dir, videos_dir=config.videos_dir,
+                       stall_seconds=config.worker_stall_seconds)
+    try:
+        await loop.run_in_executor(None, runner.resume_unfinished)
+        summary = await runner.start()
+    except BaseException:
+        await runner.close()
+        store.close()
+        raise
+    app[services_key].start(store, runner, summary)
+    for stage in summary.stages:
+        logger.info(
+            "%-9s -> %s%s",
+            stage.stage,
+            stage.backend,
+            "" if stage.real_weights else f"  (embedded default; real model: {stage.fix})",
+        )
+    logger.info("%s", summary.memory_note)
+    for warning in summary.warnings:  # the doctor's start-up checks, loudest first
+        logger.warning("%s", warning)
+    try:
+        yield
+    finally:
+        await runner.close()
+        store.close()
+        app[services_key].stop()
 
 
-def _remove_stale_parts(config: Config) -> None:
-    for part in config.videos_dir.glob("*.part*"):
-        part.unlink(missing_ok=True)
-
-
-def _services_ctx(backend_factory: BackendFactory) -> Callable[[web.Application], AsyncIterator[None]]:
-    async def services_ctx(app: web.Application) -> AsyncIterator[None]:
-        from engine.models import set_offline_env
-
-        config = app[config_key]
-        set_offline_env()
-        for folder in (config.data_dir, config.jobs_dir, config.upload_dir, config.videos_dir):
-            folder.mkdir(parents=True, exist_ok=True)
-        loop = asyncio.get_running_loop()
-        choice = await loop.run_in_executor(None, backend_factory, config)
-        await loop.run_in_executor(None, _remove_stale_parts, config)
-        store = JobStore(config.db_path)
-        runner = JobRunner(store, choice.backends, jobs_dir=config.jobs_dir, videos_dir=config.videos_dir)
-        app[services_key].start(store, runner, choice)
-        for stage in choice.stages:
-            logger.info(
-                "%-9s -> %s%s",
-                stage.stage,
-                stage.backend,
-                "" if stage.real_weights else f"  (embedded default; real model: {stage.fix})",
-            )
-        logger.info("%s", choice.memory_note)
-        runner.resume_unfinished()
-        try:
-            yield
-        finally:
-            await runner.close()
-            store.close()
-            app[services_key].stop()
-
-    return services_ctx
-
-
-CORS_METHODS = "GET, POST, OPTIONS"
+CORS_METHODS = "GET, POST, DELETE, OPTIONS"
 
 
 def _cors_on_every_response(
@@ -92,21 +79,24 @@ def _cors_on_every_response(
     return on_prepare
 
 
-def create_app(config: Config, *, backend_factory: BackendFactory = default_backends) -> web.Application:
+def create_app(config: Config) -> web.Application:
     app = web.Application(
         middlewares=[make_guard_middleware(config), error_middleware],
         client_max_size=config.max_upload_bytes + 1024 * 1024,
     )
     app[config_key] = config
     app[services_key] = Services()
-    app.cleanup_ctx.append(_services_ctx(backend_factory))
+    app.cleanup_ctx.append(data_folder_ctx)  # first: sweeps temporary leftovers before any job runs
+    app.cleanup_ctx.append(_services)
+    app[retention_key] = Retention(config, lambda: app[services_key].store)
+    app.cleanup_ctx.append(app[retention_key].ctx)  # after _services: it needs the job store
     routes = setup_routes(app)
     cors = aiohttp_cors.setup(
         app,
         defaults={
             origin: aiohttp_cors.ResourceOptions(
                 allow_headers="*",
-                allow_methods=["GET", "POST", "OPTIONS"],
+                allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
                 expose_headers=("Content-Range", "Accept-Ranges", "Content-Length"),
                 max_age=600,
             )

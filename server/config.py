@@ -6,9 +6,10 @@ import argparse
 import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from engine.backends import STAGE_CHOICES
+from engine.backends import KEEP_WARM_CHOICES, STAGE_CHOICES, keep_warm_mode
+from server.workerproto import LaneSpec
 
 DEFAULT_CORS_ORIGINS: tuple[str, ...] = (
     "http://localhost:5173",
@@ -18,6 +19,9 @@ DEFAULT_CORS_ORIGINS: tuple[str, ...] = (
 )
 LOOPBACK_HOSTS: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")
 ENV_PREFIX = "STORYREEL_"
+
+if TYPE_CHECKING:
+    from engine.doctor import Setup
 
 
 @dataclass(frozen=True)
@@ -52,13 +56,44 @@ class Config:
     narration_backend: str = field(
         default="auto", metadata={"help": "narrator", "choices": STAGE_CHOICES["narration"]}
     )
-    keep_warm: bool = field(
-        default=False, metadata={"help": "keep models loaded between jobs when memory allows"}
+    keep_warm: str = field(
+        default="auto",
+        metadata={
+            "help": "keep models loaded between jobs: auto = when they all fit on the GPU; "
+            "on = whenever memory allows (true/false still mean on/off)",
+            "choices": KEEP_WARM_CHOICES,
+            "normalise": keep_warm_mode,
+            "bare": "on",  # --keep-warm alone; --no-keep-warm means off
+            "negated": "off",
+        },
+    )
+    lanes: int = field(
+        default=1, metadata={"help": "jobs run at once, each in a worker process of its own (--gpus sets it)"}
+    )
+    gpus: tuple[str, ...] = field(
+        default=(),
+        metadata={"help": "one lane per listed GPU, pinned with CUDA_VISIBLE_DEVICES (e.g. 0,1; repeatable)",
+                  "repeat": True},
+    )
+    worker_stall_seconds: int = field(
+        default=120, metadata={"help": "seconds a worker may go without a heartbeat before it is restarted"}
     )
     max_body_bytes: int = field(default=1024 * 1024, metadata={"help": "largest JSON body accepted"})
     max_upload_bytes: int = field(
         default=50 * 1024 * 1024, metadata={"help": "largest image upload accepted"}
     )
+    keep_work_days: int = field(
+        default=14,
+        metadata={"help": "days a finished job's work folder is kept for reruns and edits, then swept "
+                  "(0: at the next hourly sweep; the video itself is never swept)"},
+    )
+
+    @property
+    def lane_specs(self) -> tuple[LaneSpec, ...]:
+        """One lane per GPU in ``gpus``; otherwise ``lanes`` lanes sharing the default device."""
+        if self.gpus:
+            return tuple(LaneSpec(i, gpu) for i, gpu in enumerate(self.gpus))
+        return tuple(LaneSpec(i, None) for i in range(max(1, self.lanes)))
 
     @property
     def jobs_dir(self) -> Path:
@@ -87,6 +122,15 @@ class Config:
         if self.host not in ("0.0.0.0", "::", ""):
             names.add(self.host.lower())
         return frozenset(names)
+
+
+def doctor_setup(config: Config) -> "Setup":
+    """What the doctor checks: the folders and backends this configuration will use."""
+    from engine.doctor import Setup
+
+    return Setup(models_dir=config.models_dir, stock_dir=config.stock_path, manual_roots=config.manual_roots,
+                 data_dir=config.data_dir, videos_dir=config.videos_dir, script=config.script_backend,
+                 images=config.images_backend, narration=config.narration_backend, keep_warm=config.keep_warm)
 
 
 def _flag(f: Any) -> str:
@@ -129,21 +173,47 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument(
                 _flag(f), dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help_text
             )
+        elif "bare" in f.metadata:
+            p.add_argument(_flag(f), dest=f.name, nargs="?", const=f.metadata["bare"], default=None,
+                           help=help_text)
+            p.add_argument(_flag(f).replace("--", "--no-", 1), dest=f.name, action="store_const",
+                           const=f.metadata["negated"], help=argparse.SUPPRESS)
         else:
             p.add_argument(_flag(f), dest=f.name, default=None, help=help_text)
+    p.add_argument("--doctor", action="store_true",
+                   help="check this machine (backends, GPU, llama.cpp, ffmpeg, disk), print a table and "
+                   "exit: "
+                   "0 when the configured backends can run, 1 otherwise")
+    p.add_argument("--json", action="store_true", help="with --doctor: print the report as JSON")
     return p
+
+
+@dataclass(frozen=True)
+class Command:
+    """What ``python -m server`` was asked to do: serve with ``config``, or run the doctor."""
+
+    config: Config
+    doctor: bool = False
+    json: bool = False
+
+
+def command_from(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> Command:
+    """The Config (defaults, then environment variables, then flags) and the action flags."""
+    env = os.environ if env is None else env
+    parser = build_parser()
+    args = vars(parser.parse_args(argv))
+    if args["json"] and not args["doctor"]:
+        parser.error("--json goes with --doctor (python -m server --doctor --json)")
+    try:
+        return Command(_merge(args, env), doctor=bool(args["doctor"]), json=bool(args["json"]))
+    except ValueError as exc:
+        parser.error(str(exc))  # exits with usage, naming the bad value
+        raise  # unreachable; keeps type checkers content
 
 
 def config_from(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> Config:
     """Defaults, then environment variables, then command-line flags."""
-    env = os.environ if env is None else env
-    parser = build_parser()
-    args = vars(parser.parse_args(argv))
-    try:
-        return _merge(args, env)
-    except ValueError as exc:
-        parser.error(str(exc))  # exits with usage, naming the bad value
-        raise  # unreachable; keeps type checkers content
+    return command_from(argv, env).config
 
 
 def _merge(args: Mapping[str, Any], env: Mapping[str, str]) -> Config:
@@ -160,6 +230,8 @@ def _merge(args: Mapping[str, Any], env: Mapping[str, str]) -> Config:
                 raw = raw_env
             if raw is not None:
                 values[f.name] = raw if isinstance(raw, bool) else _convert(f.type, str(raw))
+            if "normalise" in f.metadata and f.name in values:
+                values[f.name] = f.metadata["normalise"](values[f.name])
             choices = f.metadata.get("choices")
             if choices and f.name in values and values[f.name] not in choices:
                 raise ValueError(f"{_flag(f)} (or {ENV_PREFIX}{f.name.upper()}) must be one of "

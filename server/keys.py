@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from engine.backends import BackendChoice
+from server.workerproto import BackendSummary
 from server.config import Config
 from server.jobs import JobStore
+from server.retention import Retention
 from server.runner import JobRunner
 
 
@@ -19,9 +20,9 @@ class Services:
 
     _store: JobStore | None = field(default=None, repr=False)
     _runner: JobRunner | None = field(default=None, repr=False)
-    _backends: BackendChoice | None = field(default=None, repr=False)
+    _backends: BackendSummary | None = field(default=None, repr=False)
 
-    def start(self, store: JobStore, runner: JobRunner, backends: BackendChoice) -> None:
+    def start(self, store: JobStore, runner: JobRunner, backends: BackendSummary) -> None:
         self._store, self._runner, self._backends = store, runner, backends
 
     def stop(self) -> None:
@@ -40,7 +41,7 @@ class Services:
         return self._runner
 
     @property
-    def backends(self) -> BackendChoice:
+    def backends(self) -> BackendSummary:
         if self._backends is None:
             raise RuntimeError("the app has not started")
         return self._backends
@@ -48,3 +49,4 @@ class Services:
 
 config_key = web.AppKey("config", Config)
 services_key = web.AppKey("services", Services)
+retention_key = web.AppKey("retention", Retention)

@@ -4,22 +4,16 @@ job that survives `kill -9` of the server."""
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 from engine.compose.ffmpeg import probe
 from engine.progress import STAGE_RANGES
 from tests.conftest import EXAMPLE_REQUEST
+from tests.live_server import free_port, get, post, start_server, stop_server, wait_for
 from tests.netguard import no_network
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 async def test_example_request_makes_a_real_video_offline(client: Any, config: Any) -> None:
@@ -75,79 +69,28 @@ async def test_example_request_makes_a_real_video_offline(client: Any, config: A
         assert (workdir / artifact).is_file(), artifact
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _get(port: int, path: str) -> dict[str, Any]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
-        return dict(json.loads(r.read()))
-
-
-def _start_server(port: int, tmp: Path) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(tmp / "data"),
-            "--videos-dir",
-            str(tmp / "videos"),
-            "--models-dir",
-            str(tmp / "models"),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=open(tmp / f"server-{time.time_ns()}.log", "wb"),
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if _get(port, "/health")["status"] == "ok":
-                return proc
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise AssertionError("server did not start")
-
-
 def test_job_resumes_after_kill_9(tmp_path: Path) -> None:
-    port = _free_port()
-    proc = _start_server(port, tmp_path)
+    port = free_port()
+    proc = start_server(port, tmp_path)
     try:
-        req = urllib.request.Request(
-            f"http://127.0.0.1:{port}/api/generate-video",
-            data=json.dumps(EXAMPLE_REQUEST).encode(),
-            headers={"Content-Type": "application/json"},
-        )
-        job_id = json.loads(urllib.request.urlopen(req, timeout=10).read())["job_id"]
-        deadline = time.monotonic() + 300
-        while _get(port, f"/api/progress?job_id={job_id}")["progress"] < 50:  # script and images done
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+        status, body = post(port, "/api/generate-video", EXAMPLE_REQUEST)
+        assert status == 200, body
+        job_id = body["job_id"]
+        wait_for(lambda: get(port, f"/api/progress?job_id={job_id}")["progress"] >= 50, 300,
+                 "the script and images to be done")
     finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        stop_server(proc, signal.SIGKILL)
     before = {
         p.name: p.stat().st_mtime_ns for p in (tmp_path / "data" / "jobs" / job_id / "images").glob("*.png")
     }
     assert before, "images were made before the kill"
 
-    proc = _start_server(port, tmp_path)
+    proc = start_server(port, tmp_path)
     try:
-        deadline = time.monotonic() + 600
-        while (body := _get(port, f"/api/progress?job_id={job_id}"))["status"] == "generating":
-            assert time.monotonic() < deadline
-            time.sleep(0.3)
+        body = wait_for(lambda: (b := get(port, f"/api/progress?job_id={job_id}"))["status"] != "generating"
+                        and b, 600, "the resumed job to finish", every=0.3)
         assert body["status"] == "complete", body
-        job = _get(port, f"/api/jobs/{job_id}")
+        job = get(port, f"/api/jobs/{job_id}")
         assert job["attempts"] == 2
         assert any("reusing the script" in line for line in job["details"])
         after = {
@@ -156,9 +99,8 @@ def test_job_resumes_after_kill_9(tmp_path: Path) -> None:
         }
         assert {k: after[k] for k in before} == before, "images were redrawn instead of reused"
         assert (tmp_path / "videos" / body["video_path"]).is_file()
+        assert [p.name for p in (tmp_path / "videos").glob("*.mp4")] == [body["video_path"]], \
+            "the resumed job made one video, named for the job"
+        assert job_id in body["video_path"]
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc)

@@ -91,3 +91,77 @@ async def test_running_job_cancels_within_two_seconds(client: Any, config: Any) 
     assert took < 2.5, f"cancel took {took:.2f}s"
     assert not (config.jobs_dir / job_id).exists()  # its partial files are gone
     assert not list(config.videos_dir.glob("*.part*"))
+
+
+def test_claims_are_atomic_across_connections_and_fifo(tmp_path: Path) -> None:
+    import threading
+
+    db = tmp_path / "jobs.sqlite3"
+    seed = JobStore(db)
+    ids = [seed.create(JobSpec(topic=f"job {i}")).id for i in range(40)]
+    claimed: list[list[str]] = [[] for _ in range(4)]
+
+    def lane(n: int) -> None:
+        store = JobStore(db)  # a connection of its own, as a second process would have
+        while (job := store.claim()) is not None:
+            claimed[n].append(job.id)
+        store.close()
+
+    threads = [threading.Thread(target=lane, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    every = [job_id for lane_ids in claimed for job_id in lane_ids]
+    assert sorted(every) == sorted(ids), "every job claimed exactly once"
+    for lane_ids in claimed:
+        assert lane_ids == sorted(lane_ids, key=ids.index), "each lane takes the oldest first"
+    assert all(seed.get(i).attempts == 1 for i in ids)  # type: ignore[union-attr]
+    seed.close()
+
+
+def test_state_changes_only_from_the_state_they_leave(tmp_path: Path) -> None:
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    job = store.create(JobSpec(topic="once"))
+    assert store.start(job.id) and not store.start(job.id)  # running is not queued
+    assert store.finish(job.id, JobState.COMPLETE, video="v.mp4")
+    assert not store.finish(job.id, JobState.ERROR, error="late")  # a finished job stays finished
+    assert not store.requeue(job.id)
+    assert store.claim() is None
+    done = store.get(job.id)
+    assert done is not None and done.state is JobState.COMPLETE and done.error is None
+
+    queued = store.create(JobSpec(topic="cancel me"))
+    cancelled = store.request_cancel(queued.id)
+    assert cancelled is not None and cancelled.state is JobState.CANCELLED and cancelled.cancel_requested
+    assert store.claim() is None, "a cancelled job is never claimed"
+
+    running = store.create(JobSpec(topic="cancel me while running"))
+    assert store.claim() is not None
+    asked = store.request_cancel(running.id)
+    assert asked is not None and asked.state is JobState.RUNNING and asked.cancel_requested
+    assert store.requeue(running.id, refund=True)
+    assert store.claim() is None, "a job whose cancel is recorded is not claimed again"
+    store.close()
+
+
+def test_a_final_state_that_cannot_be_written_is_served_from_memory(tmp_path: Path) -> None:
+    import sqlite3
+
+    db = tmp_path / "jobs.sqlite3"
+    store = JobStore(db)
+    job = store.create(JobSpec(topic="locked out"))
+    assert store.claim() is not None
+    blocker = sqlite3.connect(db, isolation_level=None, timeout=0)
+    blocker.execute("BEGIN IMMEDIATE")  # another writer holds the database: writes wait, then fail
+    store.progress(job.id, "images", 30.0, "Creating scene 1 of 3")  # best effort: no exception
+    assert store.finish(job.id, JobState.ERROR, error="the images stage failed")
+    seen = store.get(job.id)
+    assert seen is not None and seen.state is JobState.ERROR and seen.error == "the images stage failed"
+    assert [j.id for j in store.unfinished()] == []
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    store.note(job.id, "a later write")  # the next write also writes what was kept
+    store.close()
+    reopened = JobStore(db).get(job.id)
+    assert reopened is not None and reopened.state is JobState.ERROR

@@ -1,0 +1,109 @@
+"""What the server and a lane's worker process say to each other, and how a worker's end is put
+into words. No engine imports: the server process stays free of model libraries.
+
+The worker (``python -m server.worker CONFIG_JSON``) reads one JSON command per line on stdin —
+``{"cmd": "run", "job_id", "spec", "workdir", "videos_dir"}``, ``{"cmd": "cancel", "job_id"}``,
+``{"cmd": "stop"}`` — and writes one JSON event per line on its event pipe (its original stdout;
+anything a library prints goes to stderr): ``ready`` (the backends it chose), ``boot_error``,
+``heartbeat``, ``progress``, ``note``, ``stage_done``, then ``done`` / ``error`` / ``cancelled``
+for each job. Closing its stdin tells it the server is gone: it stops what it is doing and exits.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+#: How many times a job may be claimed before a worker death fails it for good.
+MAX_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class LaneSpec:
+    index: int
+    gpu: str | None  # CUDA_VISIBLE_DEVICES for this lane's worker (it then sees cuda:0)
+
+
+@dataclass(frozen=True)
+class StageSummary:
+    stage: str
+    backend: str
+    real_weights: bool
+    weights: str | None
+    fix: str | None
+
+
+@dataclass(frozen=True)
+class BackendSummary:
+    """The backends a worker chose at boot, as /health and /api/models show them."""
+
+    stages: tuple[StageSummary, ...]
+    keep_warm: bool
+    memory_note: str
+    warnings: tuple[str, ...] = ()
+
+    def describe(self) -> dict[str, Any]:
+        return {s.stage: {f.name: getattr(s, f.name) for f in fields(s)} for s in self.stages}
+
+    def to_event(self) -> dict[str, Any]:
+        return {"stages": self.describe(), "keep_warm": self.keep_warm,
+                "memory_note": self.memory_note, "warnings": list(self.warnings)}
+
+    @classmethod
+    def from_event(cls, event: Mapping[str, Any]) -> "BackendSummary":
+        stages = tuple(StageSummary(**{f.name: s.get(f.name) for f in fields(StageSummary)})
+                       for s in event["stages"].values())
+        return cls(stages, bool(event["keep_warm"]), str(event["memory_note"]),
+                   tuple(str(w) for w in event.get("warnings", ())))
+
+
+def encode_config(config: Any) -> str:
+    """A frozen Config as JSON for the worker's command line (paths as strings)."""
+    def plain(value: Any) -> Any:
+        if isinstance(value, Path):
+            return str(value)
+        if isinstance(value, tuple):
+            return [plain(v) for v in value]
+        return value
+
+    return json.dumps({f.name: plain(getattr(config, f.name)) for f in fields(config)})
+
+
+def decode_config(config_type: type, text: str) -> Any:
+    """The inverse of encode_config, for a Config dataclass type."""
+    raw = json.loads(text)
+    values: dict[str, Any] = {}
+    for f in fields(config_type):
+        if f.name not in raw:
+            continue
+        value, kind = raw[f.name], str(f.type)
+        if isinstance(value, list):
+            value = tuple(Path(v) if "Path" in kind else v for v in value)
+        elif isinstance(value, str) and "Path" in kind:
+            value = Path(value)
+        values[f.name] = value
+    return config_type(**values)
+
+
+_CRASH_SIGNALS = {signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS, signal.SIGILL, signal.SIGFPE}
+
+
+def describe_death(returncode: int | None, *, stalled_for: float | None = None) -> str:
+    """Why a worker ended, for the job's error: '... was killed, probably out of memory — ...'."""
+    if stalled_for is not None:
+        return (f"stopped responding for {stalled_for:.0f} s and was restarted — a model or the "
+                "GPU driver hung; run python -m server --doctor to check the GPU set-up")
+    if returncode is not None and returncode < 0:
+        sig = signal.Signals(-returncode) if -returncode in signal.Signals._value2member_map_ else None
+        name = sig.name if sig else f"signal {-returncode}"
+        if sig is signal.SIGKILL:
+            return ("was killed, probably out of memory — try fewer scenes, a shorter video, "
+                    "or the lite profile (python scripts/download_models.py --profile lite)")
+        if sig in _CRASH_SIGNALS:
+            return (f"crashed in a native library ({name}) — run python -m server --doctor to check "
+                    "the GPU driver and the installed libraries")
+        return f"was stopped by {name}"
+    return f"exited unexpectedly (exit code {returncode})"
