@@ -40,10 +40,12 @@ def resume_part_path(final: Path) -> Path:
     return final.with_name(f".{final.name}{PART}")
 
 
-def is_part_name(name: str) -> bool:
-    """True for a name this module hands out, and for the ``NAME.part`` / ``.NAME.<random>.part``
-    names earlier versions wrote (so their leftovers are swept too)."""
-    return bool(_PART_NAME.match(name)) or name.endswith(PART)
+def is_part_name(name: str, *, legacy: bool = False) -> bool:
+    """True for a name this module hands out (always hidden; so are the ``.NAME.<random>.part``
+    folders earlier renders made). ``legacy`` also accepts the plain ``NAME.part`` that earlier
+    versions wrote inside job folders and models/ -- never used for a folder a creator may share
+    with other programs (a browser's half-done download is ``NAME.part`` too)."""
+    return bool(_PART_NAME.match(name)) or (legacy and name.endswith(PART))
 
 
 def remove(path: Path) -> str | None:
@@ -135,10 +137,11 @@ class SweepReport:
         return SweepReport(self.removed + other.removed, self.failed + other.failed)
 
 
-def sweep(folder: Path, *, recursive: bool = True) -> SweepReport:
+def sweep(folder: Path, *, recursive: bool = True, legacy: bool = False) -> SweepReport:
     """Remove every leftover temporary file or folder in ``folder`` (and its sub-folders when
-    ``recursive``; symlinked folders are not followed). Only for start-up, before anything writes
-    there. Logs what it could not remove; never raises; a missing folder is an empty report."""
+    ``recursive``; symlinked folders are not followed); ``legacy`` as in ``is_part_name``. Only for
+    start-up, before anything writes there. Logs what it could not remove; never raises; a
+    missing folder is an empty report."""
     removed: list[Path] = []
     failed: list[tuple[Path, str]] = []
     pending = [Path(folder)]
@@ -155,7 +158,7 @@ def sweep(folder: Path, *, recursive: bool = True) -> SweepReport:
             continue
         for name, is_dir in sorted(listing):
             path = current / name
-            if is_part_name(name):
+            if is_part_name(name, legacy=legacy):
                 why = remove(path)
                 if why is None:
                     removed.append(path)

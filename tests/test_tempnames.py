@@ -28,9 +28,12 @@ def test_names_are_hidden_beside_the_final_name_and_recognised(tmp_path: Path) -
     assert a.name.startswith(".story.mp4.part-")
     assert resume_part_path(final).name == ".story.mp4.part"
     assert all(is_part_name(p.name) for p in (a, b, resume_part_path(final)))
-    # what earlier versions left: NAME.part, and mkdtemp's .STEM.<random>.part folders
-    assert is_part_name("scene_01.wav.part") and is_part_name(".video_20260101_120000.k2j_x9.part")
-    assert not any(is_part_name(n) for n in ("story.mp4", ".lock", "partner.png", ".parts", "a.party"))
+    # what earlier versions left: mkdtemp's .STEM.<random>.part folders, and NAME.part in job folders
+    assert is_part_name(".video_20260101_120000.k2j_x9.part")
+    assert is_part_name("scene_01.wav.part", legacy=True)
+    assert not is_part_name("movie.mp4.part"), "a browser's download in a shared folder is not ours"
+    assert not any(is_part_name(n, legacy=True) for n in ("story.mp4", ".lock", "partner.png", ".parts",
+                                                          "a.party"))
 
 
 def test_atomic_path_replaces_in_one_step_or_leaves_nothing(tmp_path: Path) -> None:
@@ -69,7 +72,7 @@ def test_sweep_removes_leftover_files_and_folders_and_nothing_else(tmp_path: Pat
     new_style = tempnames.make_part_dir(videos / "story.mp4")
     (new_style / "story.mp4").write_bytes(b"y")
     (videos / ".story.mp4.part-0a1b2c3d4e").write_bytes(b"z")
-    keep = [videos / "story.mp4", videos / "notes.txt"]
+    keep = [videos / "story.mp4", videos / "notes.txt", videos / "download.mp4.part"]
     for p in keep:
         p.write_bytes(b"keep")
     images = tmp_path / "jobs" / "abc" / "images"
@@ -82,13 +85,13 @@ def test_sweep_removes_leftover_files_and_folders_and_nothing_else(tmp_path: Pat
     (outside / "x.part").write_bytes(b"not ours")
     (images / "link").symlink_to(outside, target_is_directory=True)
 
-    report = sweep(videos, recursive=False) + sweep(tmp_path / "jobs")
+    report = sweep(videos, recursive=False) + sweep(tmp_path / "jobs", legacy=True)
 
     assert report.failed == ()
     assert {p.name for p in report.removed} == {
         render_dir.name, new_style.name, ".story.mp4.part-0a1b2c3d4e", ".scene_01.png.part-99",
         "scene_02.png.part"}
-    assert sorted(p.name for p in videos.iterdir()) == ["notes.txt", "story.mp4"]
+    assert sorted(p.name for p in videos.iterdir()) == ["download.mp4.part", "notes.txt", "story.mp4"]
     assert sorted(p.name for p in images.iterdir()) == ["link", "scene_01.png"]
     assert (outside / "x.part").exists(), "a symlinked folder is not followed"
     assert sweep(tmp_path / "missing").removed == ()

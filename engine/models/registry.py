@@ -58,7 +58,8 @@ def fetch_command(component: str) -> str:
 def _size(p: Path) -> int:
     if p.is_file():
         return p.stat().st_size
-    return sum(f.stat().st_size for f in p.rglob("*") if f.is_file() and not is_part_name(f.name))
+    return sum(f.stat().st_size for f in p.rglob("*")
+               if f.is_file() and not is_part_name(f.name, legacy=True))
 
 
 def _from_manifest(models_dir: Path) -> list[InstalledModel]:
