@@ -89,6 +89,9 @@ async def test_delete_removes_the_work_folder_then_the_video_when_asked(
 
     r = await client.delete(f"/api/jobs/{job.id}", headers={"Origin": "http://evil.example"})
     assert r.status == 403 and folder.is_dir()
+    r = await client.options(f"/api/jobs/{job.id}", headers={
+        "Origin": "http://localhost:5173", "Access-Control-Request-Method": "DELETE"})
+    assert r.status == 200 and "DELETE" in r.headers["Access-Control-Allow-Methods"]
 
     r = await client.delete(f"/api/jobs/{job.id}")
     assert r.status == 200
