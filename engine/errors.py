@@ -38,3 +38,23 @@ class JobCancelled(EngineError):
 
     def __init__(self, message: str = "Cancelled by request") -> None:
         super().__init__(message)
+
+
+class GPUFailed(ModelFailed):
+    """A CUDA error (not a plain lack of memory the stage can retry around) stopped a model; the
+    message names the card, the installed torch and what to install or update. ``kind`` is
+    "architecture" (no kernels for the card), "driver", "memory", "library" (cuBLAS/cuDNN) or
+    "fault"; built by engine.models.cuda_errors.cuda_failure."""
+
+    def __init__(self, message: str, kind: str = "fault", stage: str = "") -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.stage = stage
+
+    @property
+    def device_unusable(self) -> bool:
+        """True when no retry on this GPU can work until torch or the driver changes."""
+        return self.kind in ("architecture", "driver")
+
+    def __reduce__(self) -> tuple[type["GPUFailed"], tuple[str, str, str]]:
+        return (type(self), (self.message, self.kind, self.stage))

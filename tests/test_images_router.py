@@ -15,6 +15,7 @@ from engine.errors import BadInput, JobCancelled
 from engine.images.router import DRAFT_NOTE, ImageRouter
 from engine.progress import StageProgress
 from engine.spec import AspectRatio, Character, ImageMode, JobSpec
+from engine.tempnames import is_part_name
 
 SIZE = (160, 96)
 
@@ -271,7 +272,7 @@ def test_resume_keeps_finished_images_and_redoes_missing_or_broken(tmp_path: Pat
     assert np.array_equal(pixels(out[2]), first[2]) and np.array_equal(pixels(out[3]), first[3])
     assert [s["source"] for s in sources(job)] == ["draft", "draft", "draft", "draft"]
     assert sum("already made" in m for _, m in rec.events) == 2
-    assert not list(images.glob("*.part"))
+    assert not [p for p in images.iterdir() if is_part_name(p.name)]
 
 
 def test_cancel_stops_between_images(tmp_path: Path, home: Path) -> None:
@@ -299,3 +300,18 @@ def test_works_inside_a_slice_of_the_stage(tmp_path: Path, home: Path) -> None:
     )
     pcts = [p for p, _ in rec.events]
     assert pcts and min(pcts) == 37.5 and max(pcts) == 50.0 and pcts == sorted(pcts)
+
+
+def test_sources_written_before_scene_notes_existed_are_still_read(tmp_path: Path, home: Path) -> None:
+    job = tmp_path / "job"
+    r = router(tmp_path / "none", home)
+    r.images(script(3), spec(ImageMode.AI_ONLY), job, progress=Recorder().progress())
+    first = sources(job)
+    assert [s["note"] for s in first] == ["", "", ""]  # drafts because no SDXL is installed: no failure
+    older = [{k: v for k, v in s.items() if k != "note"} for s in first]  # as an older version wrote it
+    (job / "images" / "sources.json").write_text(json.dumps(older))
+    (job / "images" / "scene_03.png").unlink()
+    rec = Recorder()
+    r.images(script(3), spec(ImageMode.AI_ONLY), job, progress=rec.progress())
+    assert sources(job) == first  # the kept scenes keep their records, scene 3 is made again
+    assert sum("already made" in m for _, m in rec.events) == 2

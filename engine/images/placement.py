@@ -4,16 +4,26 @@ variants. Pure functions and data: no torch here, so the policy is testable anyw
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from fractions import Fraction
 from typing import Final, Mapping
 
 from engine.errors import ModelFailed
 
 GIB: Final = 1 << 30
-#: Free VRAM at which the whole fp16 pipeline (~7 GB of weights plus activations at 1344x768) stays
-#: on the GPU; below it, one component at a time (model offload, ~5 GB peak for the UNet).
-ALL_ON_GPU_BYTES: Final = 12 * GIB
-#: Below this even model offload does not fit: sequential (per-layer) offload, slow but ~2 GB.
-MODEL_OFFLOAD_BYTES: Final = int(6.5 * GIB)
+#: Free VRAM at which the whole fp16 pipeline stays on the GPU. Weights: UNet 2.57 B parameters
+#: (4.78 GiB) + text encoders 0.82 B (1.52 GiB) + VAE 84 M (0.16 GiB) = 6.46 GiB (~6.9 GB). Peak at
+#: 1344x768 is the fp16 VAE decode (~2.5-3 GiB of activations while the other weights stay resident;
+#: the UNet's own with SDPA at CFG batch 2 is under 1 GiB), plus ~0.5 GiB of allocator slack and
+#: cuDNN workspace: ~10 GiB. A 12 GB card shows 11.2-11.6 GiB free, so it stays all on the GPU; an
+#: out-of-memory there (a stock VAE decoding in float32, another program) escalates to model offload.
+ALL_ON_GPU_BYTES: Final = 10 * GIB
+#: Model offload keeps one component on the GPU at a time; the largest is the UNet (4.78 GiB of
+#: weights). Below this not even the UNet fits, so sequential (per-layer) offload, slow but ~2 GB.
+#: Anything above it tries model offload first (an 8 GB card with a desktop shows ~5.5-7.3 GiB free)
+#: and escalates to sequential only after an out-of-memory.
+MODEL_OFFLOAD_BYTES: Final = 5 * GIB
+#: diffusers' AutoencoderKL blends neighbouring tiles over this fraction of a tile.
+VAE_TILE_OVERLAP: Final = 0.25
 
 OFFLOAD_CHOICES: Final = ("auto", "none", "model", "sequential")
 _ESCALATION: Final = {"none": "model", "model": "sequential"}
@@ -59,7 +69,8 @@ def choose_placement(device: str, free_bytes: int | None, offload: str = "auto")
             offload = "model"
         else:
             offload = "sequential"
-    return Placement(device, "float16", offload, vae_tiling=offload != "none")
+    # Tiling costs time and can show seams: only where memory is tightest (and after an OOM).
+    return Placement(device, "float16", offload, vae_tiling=offload == "sequential")
 
 
 def escalate(placement: Placement) -> Placement | None:
@@ -67,6 +78,24 @@ def escalate(placement: Placement) -> Placement | None:
     if not placement.on_gpu or placement.offload not in _ESCALATION:
         return None
     return replace(placement, offload=_ESCALATION[placement.offload], vae_tiling=True)
+
+
+def vae_tile_size(width: int, height: int, scale: int, overlap: float = VAE_TILE_OVERLAP) -> tuple[int, int]:
+    """(tile in pixels, tile in latents) for a tiled VAE decode of a width x height image whose VAE
+    downsamples by ``scale``: tiles no smaller than the image's short side. diffusers steps tiles by
+    ``int(tile * (1 - overlap))`` latents, so the tile is grown until one step covers the short side:
+    a single row (landscape) or column (portrait) of tiles, no seam across the long side, and no thin
+    leftover tile decoded with little context (a 1344x768 image: 2 tiles of 1024 px, not 6 of 512).
+    The step must be a whole number of latents (a multiple of 4 for the 0.25 overlap), or diffusers'
+    crop and step disagree and the image comes out a few pixels too wide."""
+    if width < 1 or height < 1 or scale < 1 or not 0.0 <= overlap < 1.0:
+        raise ValueError(f"bad tile request: {width}x{height}, scale {scale}, overlap {overlap}")
+    keep = Fraction(1 - overlap).limit_denominator(64)
+    short = -(-min(width, height) // scale)  # latents across the short side, rounded up
+    tile = short
+    while (tile * keep).denominator != 1 or int(tile * keep) < short:
+        tile += 1
+    return tile * scale, tile
 
 
 @dataclass(frozen=True)

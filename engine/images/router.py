@@ -6,7 +6,12 @@ stock_only   the offline stock library, best match per scene, no repeats until e
 mixed        the creator's images first, then stock matches, then SDXL (or draft art) for the rest
 
 Writes workdir/images/scene_01.png ... (RGB PNGs, atomically) and images/sources.json saying where
-each came from. A scene whose image is already there and readable (a resumed job) is kept."""
+each came from. A scene whose image is already there and readable (a resumed job) is kept.
+
+When SDXL fails on a scene (a ModelFailed: out of memory after the retry, a CUDA error) that scene
+gets draft art and the job's details say why; the next scene tries SDXL again. When SDXL cannot be
+used at all (it fails to load, the installed torch cannot run on the card, the driver does not fit,
+or two scenes in a row failed) every remaining scene gets draft art, with one note."""
 
 from __future__ import annotations
 
@@ -20,7 +25,7 @@ from typing import Final
 
 from engine.contracts import Progress, Script
 from engine.progress import StageProgress, SubProgress
-from engine.errors import BadInput
+from engine.errors import BadInput, GPUFailed, ModelFailed
 from engine.images.draft import draft_image
 from engine.images.files import IMAGES_DIR, is_complete_image, save_png_atomic, scene_path, write_bytes_atomic
 from engine.images.normalise import normalise_image
@@ -38,6 +43,8 @@ DRAFT_NOTE: Final = (
     "No SDXL weights installed: scenes get draft art instead of generated images "
     "(run scripts/download_models.py --sdxl for real ones)"
 )
+#: Scenes in a row that SDXL may fail before the rest of the job stops trying it.
+MAX_FAILED_IN_A_ROW: Final = 2
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,38 @@ class SceneImage:
     repeat: int = 0  # how many earlier scenes showed the same origin (compose varies the motion)
     seed: int | None = None
     prompt: str = ""
+    note: str = ""  # why a scene meant for SDXL got draft art instead
+
+
+class _SDXLState:
+    """Whether SDXL is still worth trying in this job, and the notes that say why not."""
+
+    def __init__(self, available: bool) -> None:
+        self.down = not available
+        self.reason = ""  # why SDXL is down, for each later scene's record
+        self.failed_in_a_row = 0
+
+    def failed(
+        self, exc: ModelFailed, scene: int, left: int | None, progress: Progress, *, loading: bool
+    ) -> None:
+        """Note why ``scene`` gets draft art; ``left``: how many scenes after it SDXL was to make
+        (None when other sources may take some, as in mixed mode)."""
+        self.failed_in_a_row += 1
+        unusable = loading or (isinstance(exc, GPUFailed) and exc.device_unusable)
+        if unusable or self.failed_in_a_row >= MAX_FAILED_IN_A_ROW:
+            self.down, self.reason = True, exc.message
+            if left is None:
+                rest = f"scene {scene} and every later scene it was to make get"
+            else:
+                rest = f"scene {scene} and the {left} after it get" if left else f"scene {scene} gets"
+            why = "" if unusable else f" (it failed on {self.failed_in_a_row} scenes in a row)"
+            progress.note(f"SDXL cannot make images in this job{why}: {exc.message} — {rest} draft art")
+        else:
+            progress.note(f"SDXL failed on scene {scene}: {exc.message} — scene {scene} gets draft art")
+        log.warning("SDXL failed on scene %d (%s): %s", scene, type(exc).__name__, exc.message)
+
+    def succeeded(self) -> None:
+        self.failed_in_a_row = 0
 
 
 def _slice(progress: Progress, start: float, end: float) -> SubProgress:
@@ -99,6 +138,7 @@ class ImageRouter:
         made_from: dict[Path, Path] = {}  # origin -> first scene file made from it this run
         seen: Counter[Path] = Counter()
         draft_noted = False
+        state = _SDXLState(self.sdxl is not None)
         started = time.monotonic()
         try:
             for i, (scene, sp) in enumerate(zip(scenes, prompts)):
@@ -154,19 +194,13 @@ class ImageRouter:
                                 "replace them with PNG or JPEG files"
                             )
                         kind = "ai"
+                why = ""
                 if kind == "ai":
                     if self.sdxl is None and not draft_noted:
                         progress.note(DRAFT_NOTE)
                         draft_noted = True
-                    kind = self._generate(
-                        scene_prompt=sp,
-                        script=script,
-                        spec=spec,
-                        dest=dest,
-                        size=size,
-                        progress=sub,
-                        label=label,
-                    )
+                    left = n - i - 1 if mode is ImageMode.AI_ONLY else None
+                    kind, why = self._ai_image(sp, script, spec, dest, size, sub, label, state, left)
                     origin = None
                 records.append(
                     SceneImage(
@@ -177,6 +211,7 @@ class ImageRouter:
                         self._repeat(seen, origin),
                         sp.seed,
                         sp.prompt,
+                        why,
                     )
                 )
                 self._write_sources(images_dir, records)
@@ -253,21 +288,41 @@ class ImageRouter:
                 candidate = nxt.path if nxt is not None else None
         return None
 
-    def _generate(
+    def _ai_image(
         self,
-        *,
         scene_prompt: ScenePrompt,
         script: Script,
         spec: JobSpec,
         dest: Path,
         size: tuple[int, int],
-        progress: Progress,
+        progress: SubProgress,
         label: str,
-    ) -> str:
-        if self.sdxl is not None:
-            image = self.sdxl.generate(scene_prompt, size=size, progress=progress, label=label)
+        state: _SDXLState,
+        left: int | None,
+    ) -> tuple[str, str]:
+        """SDXL's picture for the scene, or draft art when SDXL is down or fails on it: (source,
+        why it is draft art when SDXL was meant to make it)."""
+        if self.sdxl is not None and not state.down:
+            scene_no = scene_prompt.index + 1
+            try:
+                self.sdxl.load(progress)
+            except ModelFailed as exc:
+                state.failed(exc, scene_no, left, progress, loading=True)
+                return self._draft(scene_prompt, script, spec, dest, size), exc.message
+            try:
+                image = self.sdxl.generate(scene_prompt, size=size, progress=progress, label=label)
+            except ModelFailed as exc:
+                state.failed(exc, scene_no, left, progress, loading=False)
+                return self._draft(scene_prompt, script, spec, dest, size), exc.message
+            state.succeeded()
             save_png_atomic(image.convert("RGB"), dest)
-            return "sdxl"
+            return "sdxl", ""
+        return self._draft(scene_prompt, script, spec, dest, size), state.reason
+
+    @staticmethod
+    def _draft(
+        scene_prompt: ScenePrompt, script: Script, spec: JobSpec, dest: Path, size: tuple[int, int]
+    ) -> str:
         scene = script.scenes[scene_prompt.index]
         figures = len(scene_characters(scene, (*script.characters, *spec.characters)))
         image = draft_image(

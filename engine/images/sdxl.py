@@ -1,7 +1,10 @@
 """SDXL on diffusers, from local files only: a diffusers folder (models/sdxl/<name>/) or a single
-.safetensors checkpoint. fp16 + SDPA on CUDA with a VAE that does not overflow in fp16, offload by
-free VRAM, float32 on the CPU (slow, and it says so). Progress per diffusion step, cancel from the
-step callback, one retry with more offload after CUDA runs out of memory, released after the stage."""
+.safetensors checkpoint. fp16 + SDPA on CUDA, decoding in fp16 when the VAE is the fp16-fix one (the
+downloader installs it as the model's own vae/) and as diffusers decides otherwise; offload by free
+VRAM, float32 on the CPU (slow, and it says so). The device comes from engine.models.device_info(),
+so a card the installed torch has no kernels for runs on the CPU. Progress per diffusion step, cancel
+from the step callback, one retry with more offload after CUDA runs out of memory, any other CUDA
+error as a GPUFailed naming the fix; released after the stage."""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from engine.contracts import Progress
-from engine.errors import ModelFailed, ModelMissing
+from engine.errors import GPUFailed, ModelFailed, ModelMissing
 from engine.images.placement import (
     DEFAULT_GUIDANCE,
     DEFAULT_STEPS,
@@ -24,6 +27,9 @@ from engine.images.placement import (
     scheduler_preset,
 )
 from engine.images.prompts import ScenePrompt
+from engine.images.sdxl_vae import find_vae, is_fp16_fix_vae, tile_vae
+from engine.models.cuda_errors import cuda_failure
+from engine.models.device import cuda_support, device_info
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -31,8 +37,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MISSING_MESSAGE: Final = "SDXL weights not found in models/sdxl/ — run scripts/download_models.py --sdxl"
-#: Folders holding an fp16-safe VAE (madebyollin/sdxl-vae-fp16-fix), inside or beside the model.
-FIXED_VAE_DIRS: Final = ("vae_fp16_fix", "sdxl-vae-fp16-fix")
 
 
 def sdxl_weights_present(model_path: Path) -> bool:
@@ -41,15 +45,6 @@ def sdxl_weights_present(model_path: Path) -> bool:
     if p.is_file():
         return p.suffix == ".safetensors" and p.stat().st_size > 0
     return (p / "model_index.json").is_file() and (p / "unet").is_dir()
-
-
-def _find_fixed_vae(model_path: Path) -> Path | None:
-    base = model_path if model_path.is_dir() else model_path.parent
-    for root in (base, base.parent):
-        for name in FIXED_VAE_DIRS:
-            if (root / name / "config.json").is_file():
-                return root / name
-    return None
 
 
 def _has_fp16_variant(model_path: Path) -> bool:
@@ -115,7 +110,11 @@ class SDXLSource:
         self.offload = offload
         self.keep_loaded = keep_loaded
         self.size = size
-        self.vae_path = Path(vae_path) if vae_path else _find_fixed_vae(self.model_path)
+        if vae_path is not None:
+            self.vae_path: Path | None = Path(vae_path)
+            self.vae_fp16_fix = is_fp16_fix_vae(self.vae_path)
+        else:
+            self.vae_path, self.vae_fp16_fix = find_vae(self.model_path)
         self.config_dir = Path(config_dir) if config_dir else None
         self._pipe: Any = None
         self._placement: Placement | None = None
@@ -133,33 +132,83 @@ class SDXLSource:
     def describe(self) -> str:
         sched = self.scheduler or "model default scheduler"
         where = self._placement.describe() if self._placement else "not loaded"
+        vae = "fp16-fix VAE" if self.vae_fp16_fix else "stock VAE"
         return (
-            f"SDXL {self.model_path.name} ({where}; {self.steps} steps, guidance {self.guidance:g}, {sched})"
+            f"SDXL {self.model_path.name} ({where}; {self.steps} steps, guidance {self.guidance:g}, "
+            f"{sched}, {vae})"
         )
 
     def load(self, progress: Progress) -> None:
-        """Load the pipeline (once) onto the device chosen by the memory policy."""
-        if self._pipe is not None:
-            return
+        """Load the pipeline (once) onto the device chosen by the memory policy, with one retry
+        with more offload after running out of memory. Raises ModelFailed when it cannot: broken
+        weights, out of memory even so, or a CUDA error (GPUFailed, with the fix)."""
         import torch
 
-        device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        while self._pipe is None:
+            try:
+                self._load_once(progress)
+            except torch.cuda.OutOfMemoryError as exc:
+                self._out_of_memory(exc, progress)
+            except RuntimeError as exc:
+                failed = self._gpu_failed(exc)
+                if failed is None:
+                    raise
+                raise failed from exc
+
+    def _load_once(self, progress: Progress) -> None:
         if self._placement is None:
-            free = None
-            if device.startswith("cuda"):
-                free, total = torch.cuda.mem_get_info(torch.device(device))
-                log.info("CUDA %s: %.1f of %.1f GiB free", device, free / 2**30, total / 2**30)
-            self._placement = choose_placement(device, free, self.offload)
+            self._placement = self._choose(progress)
         placement = self._placement
         progress(0.0, f"Loading SDXL ({placement.describe()})")
-        if not placement.on_gpu:
-            progress.note("No GPU found: SDXL runs on the CPU in float32 — expect minutes per image")
         started = time.monotonic()
         self._pipe = self._build(placement)
         log.info(
             "SDXL %s loaded in %.1f s (%s)", self.model_path, time.monotonic() - started, placement.describe()
         )
         progress.note(f"images: {self.describe()}")
+
+    def _choose(self, progress: Progress) -> Placement:
+        """The placement: on the device asked for, else the one device_info() picks (the CPU when
+        the installed torch has no kernels for the card), by its free memory."""
+        import torch
+
+        free: int | None = None
+        if self.device is not None:
+            device = self.device
+            if device.startswith("cuda"):
+                free, total = torch.cuda.mem_get_info(torch.device(device))
+                log.info("CUDA %s: %.1f of %.1f GiB free", device, free / 2**30, total / 2**30)
+        else:
+            info = device_info()
+            device = info.kind
+            if info.kind == "cuda":
+                free = info.free_bytes
+                log.info("CUDA %s: %.1f of %.1f GiB free", info.name, free / 2**30, info.total_bytes / 2**30)
+        placement = choose_placement(device, free, self.offload)
+        if device == "cpu":
+            support = cuda_support() if self.device is None else None
+            if support is not None and support.available and not support.usable:
+                progress.note(
+                    f"The installed torch {support.torch_version} cannot use {support.name} (compute "
+                    f"capability {support.capability_text}): SDXL runs on the CPU in float32 — expect "
+                    f"minutes per image; run {support.fix}"
+                )
+            else:
+                progress.note("No GPU found: SDXL runs on the CPU in float32 — expect minutes per image")
+        return placement
+
+    def _gpu_failed(self, exc: RuntimeError) -> GPUFailed | None:
+        """A GPUFailed for a CUDA error (after giving the GPU memory back), else None."""
+        failed = cuda_failure(exc, "SDXL")
+        if failed is None:
+            return None
+        try:
+            self.release()
+        except RuntimeError as again:  # a broken CUDA context can fail the clean-up as well
+            log.warning("releasing SDXL after a CUDA error failed too: %s", again)
+            self._pipe = None
+        log.error("SDXL CUDA error (%s): %s", failed.kind, exc)
+        return failed
 
     def release(self) -> None:
         """Drop the pipeline and give its memory back (so the voice model gets the GPU)."""
@@ -201,6 +250,8 @@ class SDXLSource:
         except (OSError, ValueError, KeyError, RuntimeError, TypeError) as exc:
             if isinstance(exc, torch.cuda.OutOfMemoryError):
                 raise
+            if isinstance(exc, RuntimeError) and cuda_failure(exc, "SDXL") is not None:
+                raise  # load() reports it with the card's fix, not as broken weights
             hint = (
                 "a single .safetensors needs the SDXL base config offline: put a diffusers config folder "
                 f"(model_index.json, */config.json, tokenizers) at {self.model_path.with_suffix('')}_config"
@@ -212,9 +263,11 @@ class SDXLSource:
                 f"{str(exc)[:300]}); {hint}"
             ) from exc
         pipe.set_progress_bar_config(disable=True)
-        if dtype == torch.float16 and self.vae_path is None:
-            # The stock SDXL VAE overflows in fp16: have the pipeline decode in float32.
-            pipe.vae.register_to_config(force_upcast=True)
+        if self.vae_fp16_fix and pipe.vae.config.force_upcast:
+            # Known fp16-safe (by the folder it is in) but its config does not say so: decode in fp16.
+            pipe.vae.register_to_config(force_upcast=False)
+        # Any other VAE keeps its own config: diffusers decodes in float32 when it asks to
+        # (force_upcast, the default, which the stock SDXL VAE needs: it overflows in fp16).
         if self._scheduler_preset is not None:
             import diffusers
 
@@ -236,6 +289,8 @@ class SDXLSource:
 
     @staticmethod
     def _place(pipe: Any, placement: Placement) -> None:
+        if placement.vae_tiling:
+            pipe.vae.enable_tiling()  # the tile size is set per image (tile_vae)
         if not placement.on_gpu:
             pipe.to(placement.device)
             return
@@ -246,9 +301,6 @@ class SDXLSource:
             pipe.enable_model_cpu_offload(gpu_id=index)
         else:
             pipe.enable_sequential_cpu_offload(gpu_id=index)
-        if placement.vae_tiling:
-            pipe.vae.enable_tiling()
-            pipe.vae.enable_slicing()
 
     # -- generation ----------------------------------------------------------------------------
     def generate(
@@ -259,22 +311,28 @@ class SDXLSource:
         import torch
 
         width, height = self.size or size
-        for attempt in (1, 2):
+        while True:  # at most twice: _out_of_memory raises once it has retried
+            self.load(progress)
             try:
-                self.load(progress)
                 return self._run(prompt, width, height, progress, label)
             except torch.cuda.OutOfMemoryError as exc:
-                self._out_of_memory(exc, attempt, progress)
-        raise AssertionError("unreachable")
+                self._out_of_memory(exc, progress)
+            except RuntimeError as exc:
+                failed = self._gpu_failed(exc)
+                if failed is None:
+                    raise
+                raise failed from exc
 
-    def _out_of_memory(self, exc: BaseException, attempt: int, progress: Progress) -> None:
+    def _out_of_memory(self, exc: BaseException, progress: Progress) -> None:
+        """After an out-of-memory: one retry per stage with more offload (and VAE tiling), else
+        ModelFailed."""
         current = self._placement
         self.release()
         _free_memory()  # also when the OOM came while loading, before there was a pipeline to release
         nxt = escalate(current) if current is not None else None
         gpu = current.describe() if current else "GPU"
-        if attempt > 1 or self._oom_retried or nxt is None:
-            retried = " even after retrying with more offload" if (attempt > 1 or self._oom_retried) else ""
+        if self._oom_retried or nxt is None:
+            retried = " even after retrying with more offload" if self._oom_retried else ""
             raise ModelFailed(
                 f"The GPU ran out of memory running SDXL ({gpu}){retried}; close other GPU programs, "
                 "use a smaller SDXL variant or a smaller image size, or set offload to 'sequential'"
@@ -291,6 +349,8 @@ class SDXLSource:
 
         pipe = self._pipe
         steps = self.steps
+        if self._placement is not None and self._placement.vae_tiling:
+            tile_vae(pipe.vae, width, height)
 
         def on_step_end(p: Any, step: int, timestep: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
             total = max(1, int(getattr(p, "num_timesteps", 0) or steps))
