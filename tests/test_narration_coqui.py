@@ -1,11 +1,13 @@
 """The Coqui backend on a tiny random-weight multi-speaker VITS built offline: the real coqui-tts
-config loading, checkpoint loading and synthesis, through CatalogNarrator."""
+config loading, checkpoint loading and synthesis, through CatalogNarrator. And XTTS voice cloning on
+a tiny random-weight XTTS v2 (real Xtts loading, latents and inference): the speaker latents are
+computed once per voice from a clip read with soundfile."""
 from __future__ import annotations
 
 import json
 import threading
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import pytest
@@ -14,7 +16,7 @@ from engine.contracts import Narration, Scene, Script
 from engine.errors import ModelFailed, ModelMissing
 from engine.narration.audio import read_wav
 from engine.narration.narrator import CatalogNarrator
-from engine.narration.random_vits import build_random_vits
+from engine.narration.random_vits import build_random_vits, build_random_xtts
 from engine.narration.timing import PACING
 from engine.narration.voices import VCTK_VITS, VOICES, XTTS_V2, list_voices
 from engine.progress import StageProgress
@@ -154,3 +156,100 @@ def test_released_after_the_stage_unless_kept(tiny_vits: Path, tmp_path: Path) -
     assert any("Coqui VITS" in n for n in notes)
     assert narrator.loaded == ()
     assert [w.text for w in narration.scenes[0].words] == ["Hello."]
+
+
+# -- XTTS: speaker latents once per voice ---------------------------------------------------------------
+
+XTTS_VOICE = "xtts_male_cinematic"
+
+
+def write_clip(path: Path, seconds: float, pitch: float, rate: int = 44100) -> Path:
+    """A stereo 32-bit float WAV (not what XTTS works at: it must be mixed down and resampled)."""
+    import soundfile
+
+    t = np.arange(int(rate * seconds)) / rate
+    voice = 0.3 * np.sin(2 * np.pi * pitch * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    soundfile.write(str(path), np.stack([voice, 0.5 * voice], axis=1).astype(np.float32), rate,
+                    subtype="FLOAT")
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_xtts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = build_random_xtts(tmp_path_factory.mktemp("models") / "tts" / XTTS_V2)
+    write_clip(folder / "voices" / f"{XTTS_VOICE}.wav", 2.0, 140.0)
+    return folder
+
+
+@pytest.fixture
+def latent_calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Counts calls to XTTS's own latent methods (the real ones still run), and makes any audio
+    load through torchaudio (which needs FFmpeg's libraries through torchcodec) fail the test."""
+    import torchaudio
+    from TTS.tts.models.xtts import Xtts
+
+    calls = {"get_gpt_cond_latents": 0, "get_speaker_embedding": 0}
+    for name in calls:
+        real = getattr(Xtts, name)
+
+        def counted(self: Xtts, *args: object, _real: Any = real, _name: str = name, **kw: object) -> Any:
+            calls[_name] += 1
+            return _real(self, *args, **kw)
+
+        monkeypatch.setattr(Xtts, name, counted)
+
+    def no_torchaudio_load(*args: object, **kw: object) -> None:
+        raise AssertionError("the reference clip went through torchaudio.load")
+
+    monkeypatch.setattr(torchaudio, "load", no_torchaudio_load)
+    return calls
+
+
+def test_xtts_latents_are_computed_once_for_every_sentence(
+        tiny_xtts: Path, tmp_path: Path, latent_calls: dict[str, int]) -> None:
+    narrator = CatalogNarrator({XTTS_V2: tiny_xtts}, device="cpu", keep_loaded=True)
+    script = Script("t", (Scene("The lamp went out. The sea was calm.", ""),
+                          Scene("Nobody came. The keeper waited.", "")))
+    try:
+        narration, notes, _ = run(narrator, tmp_path / "one", script, voice_id=XTTS_VOICE)
+        assert latent_calls == {"get_gpt_cond_latents": 1, "get_speaker_embedding": 1}
+        assert narration.sample_rate == 24000
+        for scene in narration.scenes:
+            audio, rate = read_wav(scene.wav)
+            assert rate == 24000 and np.abs(audio).max() > 0  # four sentences, each spoken
+        assert any("Coqui XTTS" in n for n in notes)
+        run(narrator, tmp_path / "two", script, voice_id=XTTS_VOICE)  # the next job: model kept
+        assert latent_calls == {"get_gpt_cond_latents": 1, "get_speaker_embedding": 1}
+    finally:
+        narrator.close()
+
+
+def test_xtts_latents_follow_an_edited_clip(tiny_xtts: Path, tmp_path: Path,
+                                            latent_calls: dict[str, int]) -> None:
+    """A kept engine notices that the clip changed and clones again; the new latents differ."""
+    from engine.narration.coqui_engine import CoquiEngine
+
+    clip = write_clip(tmp_path / "mine.wav", 2.0, 120.0, rate=16000)
+    engine = CoquiEngine(tiny_xtts, VOICES[XTTS_VOICE], device="cpu", reference_clip=clip)
+    try:
+        first = [t.clone() for t in engine._conditioning()]
+        engine.synthesize("One.", length_scale=1.0, noise=1.0)
+        assert latent_calls["get_speaker_embedding"] == 1
+        write_clip(clip, 3.0, 220.0, rate=16000)
+        engine.synthesize("Two.", length_scale=1.0, noise=1.0)
+        engine.synthesize("Three.", length_scale=1.0, noise=1.0)
+        assert latent_calls == {"get_gpt_cond_latents": 2, "get_speaker_embedding": 2}
+        second = engine._conditioning()
+        assert not torch.equal(first[1], second[1])
+    finally:
+        engine.close()
+
+
+def test_xtts_clip_that_is_not_audio_is_a_clear_error(tiny_xtts: Path, tmp_path: Path) -> None:
+    from engine.narration.coqui_engine import CoquiEngine
+
+    clip = tmp_path / "notes.wav"
+    clip.write_text("not audio", encoding="utf-8")
+    with pytest.raises(ModelFailed, match=r"notes\.wav could not be read.*WAV or FLAC"):
+        CoquiEngine(tiny_xtts, VOICES[XTTS_VOICE], device="cpu", reference_clip=clip)

@@ -3,10 +3,15 @@ interface: a multi-speaker VITS (e.g. VCTK) or XTTS v2, loaded by path from mode
 
 Never downloads and never prompts: the config is read from the folder, file paths inside it are
 re-pointed at the folder, and the checkpoint is loaded with the model's own ``load_checkpoint``.
-VITS hands back its predicted phoneme durations, which become the word timings."""
+VITS hands back its predicted phoneme durations, which become the word timings.
+
+XTTS clones a voice from a reference clip: its speaker latents are computed once per voice (the
+clip read with soundfile, not torchaudio, whose loader needs system FFmpeg libraries through
+torchcodec) and reused for every sentence; they are computed again only if the clip changes."""
 from __future__ import annotations
 
 import gc
+import inspect
 import logging
 import os
 import shutil
@@ -41,6 +46,8 @@ WORDS_PER_SECOND: Final = MappingProxyType({"vits": 2.8, "xtts": 2.6})
 FIXED_SHARE: Final = MappingProxyType({"vits": 0.25, "xtts": 0.0})
 #: Longest text per synthesis call (XTTS warns past 250 characters of English).
 MAX_CHARS: Final = MappingProxyType({"vits": 300, "xtts": 240})
+#: The rate XTTS computes its speaker latents at (Xtts.get_conditioning_latents' load_sr).
+XTTS_CLONE_RATE: Final = 22050
 
 
 def _missing(what: str, folder: Path, fix: str) -> ModelMissing:
@@ -73,6 +80,24 @@ def _repoint_paths(config: Any, folder: Path) -> None:
                 holder[field] = None
             elif found is not None:
                 holder[field] = [str(found)] if isinstance(holder[field], list) else str(found)
+
+
+def xtts_generate_kwargs() -> dict[str, Any]:
+    """Extra arguments for XTTS's GPT ``generate``. transformers releases whose GPT-2 takes the KV
+    cache as ``cache`` hand it to coqui-tts's GPT2InferenceModel, which only reads
+    ``past_key_values``, and the second generated token fails; there, generate without the cache
+    (correct, slower on long sentences) until coqui-tts or a transformers pin catches up."""
+    from transformers import GPT2Model
+    from TTS.tts.layers.xtts.gpt_inference import GPT2InferenceModel
+
+    takes = inspect.signature(GPT2Model.forward).parameters
+    reads = inspect.signature(GPT2InferenceModel.forward).parameters
+    if "cache" in takes and "cache" not in reads:
+        logger.warning("XTTS: this transformers passes the KV cache as `cache`, which coqui-tts does not "
+                       "read; generating without the cache (slower). Pin a transformers release whose "
+                       "GPT-2 takes `past_key_values` to get it back")
+        return {"use_cache": False}
+    return {}
 
 
 class CoquiEngine:
@@ -141,7 +166,15 @@ class CoquiEngine:
         self.max_chars = MAX_CHARS[self.model_type]
         self.words_per_second = WORDS_PER_SECOND[self.model_type]
         self.fixed_share = FIXED_SHARE[self.model_type]
+        #: voice id -> (the clip's path, mtime and size; its XTTS latents)
+        self._latents: dict[str, tuple[tuple[str, int, int], tuple[Any, Any]]] = {}
+        self._generate = xtts_generate_kwargs() if self.model_type == "xtts" else {}
         self._speaker_args = self._speaker(reference_clip)
+        if self.model_type == "xtts":
+            try:
+                self._conditioning()  # a bad clip fails here, before the first sentence
+            except (RuntimeError, ValueError, KeyError) as exc:
+                raise ModelFailed(f"XTTS could not take voice {voice.id} from its clip: {exc}") from exc
         self.label = (f"Coqui {self.model_type.upper()} (models/tts/{self.folder.name}, "
                       f"speaker {voice.speaker})")
         logger.info("loaded %s on %s", self.label, self.device)
@@ -153,7 +186,7 @@ class CoquiEngine:
             if clip is None and self.voice.reference_clip:
                 clip = self.folder / self.voice.reference_clip
             if clip is not None and Path(clip).is_file():
-                return {"speaker_wav": str(clip), "speaker": None, "language": self.voice.language}
+                return {"clip": Path(clip), "language": self.voice.language}
             if manager is not None and self.voice.speaker in manager.speakers:
                 return {"speaker": self.voice.speaker, "language": self.voice.language}
             raise _missing(f"XTTS voice {self.voice.speaker!r} is not in models/tts/{self.folder.name}/"
@@ -172,13 +205,70 @@ class CoquiEngine:
     def synthesize(self, text: str, *, length_scale: float, noise: float) -> Speech:
         try:
             if self.model_type == "xtts":
-                out = self._model.synthesize(text, speed=1.0 / length_scale, enable_text_splitting=False,
-                                             **self._speaker_args)
-                audio = np.asarray(out["wav"], dtype=np.float32).reshape(-1)
-                return Speech(audio, self.sample_rate, None)
+                return self._xtts(text, length_scale)
             return self._vits(text, length_scale, noise)
         except (RuntimeError, ValueError, KeyError, IndexError) as exc:
             raise ModelFailed(f"{self.label} failed on {text[:60]!r}: {exc}") from exc
+
+    def _conditioning(self) -> tuple[Any, Any]:
+        """The voice's XTTS latents (GPT conditioning, speaker embedding): a built-in speaker's from
+        speakers_xtts.pth, or a clip's, computed on the first call and again only when the clip
+        file changes (a keep-loaded engine may outlive an edited clip)."""
+        clip = self._speaker_args.get("clip")
+        if clip is None:
+            gpt_cond_latent, speaker_embedding = self._model.speaker_manager.speakers[
+                self._speaker_args["speaker"]].values()
+            return gpt_cond_latent, speaker_embedding
+        try:
+            st = clip.stat()
+        except OSError as exc:
+            raise ModelMissing(f"The reference clip {clip} for voice {self.voice.id} is gone ({exc.strerror})"
+                               ) from exc
+        stamp = (str(clip), st.st_mtime_ns, st.st_size)
+        cached = self._latents.get(self.voice.id)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        latents = self._clone(clip)
+        self._latents[self.voice.id] = (stamp, latents)
+        return latents
+
+    def _clone(self, clip: Path) -> tuple[Any, Any]:
+        """What Xtts.get_conditioning_latents does for one clip, on audio read with soundfile: mono,
+        resampled to 22050 Hz, clipped to [-1, 1], cut to the config's max_ref_len seconds."""
+        import soundfile
+        import torchaudio.functional
+
+        torch, model, config = self._torch, self._model, self._config
+        try:
+            data, rate = soundfile.read(str(clip), dtype="float32", always_2d=True)
+        except (RuntimeError, OSError, ValueError) as exc:  # soundfile's errors are RuntimeErrors
+            raise ModelFailed(f"The reference clip {clip} could not be read ({exc}); use a WAV or FLAC "
+                              "file of 6-30 s of clear speech") from exc
+        if data.shape[0] < rate // 2:
+            raise ModelFailed(f"The reference clip {clip} is too short ({data.shape[0] / rate:.2f} s); use "
+                              "6-30 s of clear speech")
+        audio = torch.from_numpy(np.ascontiguousarray(data.mean(axis=1))).unsqueeze(0)
+        if rate != XTTS_CLONE_RATE:
+            audio = torchaudio.functional.resample(audio, rate, XTTS_CLONE_RATE)
+        audio = audio.clamp(-1.0, 1.0)[:, :XTTS_CLONE_RATE * int(config.max_ref_len)].to(model.device)
+        if config.sound_norm_refs:
+            audio = audio / audio.abs().max().clamp(min=1e-8) * 0.75
+        speaker_embedding = model.get_speaker_embedding(audio, XTTS_CLONE_RATE)
+        gpt_cond_latent = model.get_gpt_cond_latents(audio, XTTS_CLONE_RATE, length=int(config.gpt_cond_len),
+                                                     chunk_length=int(config.gpt_cond_chunk_len))
+        logger.info("XTTS voice %s: speaker latents computed from %s", self.voice.id, clip)
+        return gpt_cond_latent, speaker_embedding
+
+    def _xtts(self, text: str, length_scale: float) -> Speech:
+        gpt_cond_latent, speaker_embedding = self._conditioning()
+        config = self._config
+        out = self._model.inference(
+            text, self._speaker_args["language"], gpt_cond_latent, speaker_embedding,
+            temperature=config.temperature, length_penalty=config.length_penalty,
+            repetition_penalty=config.repetition_penalty, top_k=config.top_k, top_p=config.top_p,
+            speed=1.0 / length_scale, enable_text_splitting=False, **self._generate)
+        audio = np.asarray(out["wav"], dtype=np.float32).reshape(-1)
+        return Speech(audio, self.sample_rate, None)
 
     def _vits(self, text: str, length_scale: float, noise: float) -> Speech:
         model = self._model
@@ -207,6 +297,7 @@ class CoquiEngine:
         return Speech(audio, self.sample_rate, spans or None)
 
     def close(self) -> None:
+        self._latents.clear()
         model, self._model = self._model, None
         del model
         gc.collect()
