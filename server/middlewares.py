@@ -15,7 +15,7 @@ from aiohttp.typedefs import Middleware
 
 from engine.errors import EngineError
 from server.config import Config
-from server.schemas import RequestInvalid
+from server.schemas import NotFound, RequestInvalid
 
 logger = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -56,15 +56,26 @@ def make_guard_middleware(config: Config) -> Middleware:
     return guard
 
 
+def _safe_path(request: web.Request) -> str:
+    """The request path for a log line or message: a hostile one can be long and hold anything."""
+    path = request.path
+    path = path if len(path) <= 200 else path[:200] + "…"
+    return path.encode("ascii", "backslashreplace").decode("ascii")
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    method, path = request.method, _safe_path(request)
     try:
         return await handler(request)
     except RequestInvalid as exc:
-        logger.info("%s %s -> %d %s", request.method, request.path, exc.status, exc)
+        logger.info("%s %s -> %d %s", method, path, exc.status, exc)
         return web.json_response(exc.as_json(), status=exc.status)
+    except NotFound as exc:
+        logger.info("%s %s -> 404 %s", method, path, exc.message)
+        return error_body(404, exc.message)
     except EngineError as exc:
-        logger.info("%s %s -> %d %s", request.method, request.path, exc.http_status, exc.message)
+        logger.info("%s %s -> %d %s", method, path, exc.http_status, exc.message)
         return error_body(exc.http_status, exc.message)
     except web.HTTPException as exc:
         if exc.status < 400:
@@ -72,13 +83,15 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.content_type == "application/json" and exc.text:
             try:
                 json.loads(exc.text)
-                logger.info("%s %s -> %d", request.method, request.path, exc.status)
+                logger.info("%s %s -> %d", method, path, exc.status)
                 raise
             except ValueError:
                 pass
-        message = exc.reason if exc.status != 404 else f"No such endpoint or file: {request.path}"
-        logger.info("%s %s -> %d %s", request.method, request.path, exc.status, message)
+        # A 404 keeps the reason it was raised with; only the router's bare "Not Found" is generic.
+        generic = exc.status == 404 and exc.reason == "Not Found"
+        message = f"No such endpoint or file: {path}" if generic else exc.reason
+        logger.info("%s %s -> %d %s", method, path, exc.status, message)
         return error_body(exc.status, message)
     except Exception:
-        logger.exception("%s %s -> 500", request.method, request.path)
+        logger.exception("%s %s -> 500", method, path)
         return error_body(500, "Internal error; the server log has the details")

@@ -94,9 +94,14 @@ def openapi_document() -> dict[str, Any]:
                 "get": {
                     "summary": "Progress of a job (the most recent one without job_id)",
                     "parameters": [
-                        {"name": "job_id", "in": "query", "required": False, "schema": {"type": "string"}}
+                        {
+                            "name": "job_id",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "string", "pattern": r"^[A-Za-z0-9_-]{1,64}$"},
+                        }
                     ],
-                    "responses": {"200": _json(progress_schema, "Progress"), **_errors(404)},
+                    "responses": {"200": _json(progress_schema, "Progress"), **_errors(400, 404)},
                 }
             },
             "/api/video/{name}": {
@@ -113,7 +118,7 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {
                         "200": {"description": "video/mp4"},
                         "206": {"description": "Partial content"},
-                        **_errors(404, 416),
+                        **_errors(403, 404, 416),
                     },
                 }
             },
@@ -145,7 +150,35 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "One job: status, stage, progress, details, error, video, spec, timings",
                     "parameters": [job_id],
                     "responses": {"200": _json({"$ref": "#/components/schemas/Job"}, "Job"), **_errors(404)},
-                }
+                },
+                "delete": {
+                    "summary": "Remove a finished or cancelled job's work folder (and its video with "
+                    "?video=true); the job's record stays. 409 while it is queued or running",
+                    "parameters": [
+                        job_id,
+                        {"name": "video", "in": "query", "schema": {"type": "boolean", "default": False}},
+                    ],
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "job_id": {"type": "string"},
+                                    "deleted": {
+                                        "type": "object",
+                                        "properties": {
+                                            "work_folder": {"type": "boolean"},
+                                            "video": {"type": ["string", "null"]},
+                                        },
+                                    },
+                                    "freed_bytes": {"type": "integer"},
+                                },
+                            },
+                            "Deleted",
+                        ),
+                        **_errors(400, 403, 404, 409),
+                    },
+                },
             },
             "/api/jobs/{job_id}/cancel": {
                 "post": {
@@ -216,7 +249,7 @@ def openapi_document() -> dict[str, Any]:
                             },
                             "Stored",
                         ),
-                        **_errors(400, 403, 413, 415),
+                        **_errors(400, 403, 413, 415, 429),
                     },
                 }
             },

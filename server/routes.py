@@ -3,37 +3,87 @@
 from __future__ import annotations
 
 import asyncio
-import json
+import os
 import re
 import stat
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
 from typing import Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, MultipartReader, web
+from aiohttp.helpers import parse_mimetype
+from aiohttp.http_exceptions import HttpProcessingError
 
+from engine.tempnames import part_path
+from engine.errors import BadInput
+from server.config import Config
 from server.jobs import Job, JobState
-from server.keys import config_key, services_key
+from server.keys import config_key, retention_key, services_key
 from server.openapi import openapi_document
 from server.paths import path_checker
-from server.schemas import RequestInvalid, options, parse_video_request
+from server.schemas import (
+    NotFound,
+    RequestInvalid,
+    check_text,
+    decode_json_body,
+    options,
+    parse_video_request,
+    shown,
+)
 
 VIDEO_NAME = re.compile(r"^[A-Za-z0-9_.-]+\.mp4$")
+JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+#: RFC 2046 boundary characters; 1-70 of them, not ending in a space.
+BOUNDARY = re.compile(r"^[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]$")
+
+
+#: A body this large is decoded off the event loop.
+_DECODE_INLINE_BYTES = 64 * 1024
+#: Errors a request body can raise while it is read: a malformed chunked/multipart framing, a body
+#: shorter than its Content-Length, a client that hangs up half way.
+BODY_ERRORS: tuple[type[BaseException], ...] = (
+    HttpProcessingError,
+    ConnectionError,
+    asyncio.IncompleteReadError,
+)
+#: ... and what aiohttp's multipart reader raises for a malformed form (bad boundary line, header,
+#: Content-Disposition, or a part cut short).
+FORM_ERRORS: tuple[type[BaseException], ...] = (
+    ValueError,
+    AssertionError,
+    LookupError,
+    EOFError,
+    *BODY_ERRORS,
+)
+
+
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """The whole body, however many TCP pieces it arrives in; 413 as soon as it passes ``limit``."""
+    too_big = RequestInvalid("body", f"is larger than {limit} bytes", status=413)
+    if request.content_length is not None and request.content_length > limit:
+        raise too_big
+    raw = bytearray()
+    try:
+        while chunk := await request.content.read(limit + 1 - len(raw)):
+            raw += chunk
+            if len(raw) > limit:
+                raise too_big
+    except BODY_ERRORS as exc:
+        raise RequestInvalid("body", f"could not be read to its end ({exc.__class__.__name__})") from None
+    return bytes(raw)
 
 
 async def read_json(request: web.Request) -> Any:
     config = request.app[config_key]
     if request.content_type != "application/json":
         raise RequestInvalid(
-            "Content-Type", f"must be application/json, got {request.content_type!r}", status=415
+            "Content-Type", f"must be application/json, got {shown(request.content_type)}", status=415
         )
-    if request.content_length is not None and request.content_length > config.max_body_bytes:
-        raise RequestInvalid("body", f"is larger than {config.max_body_bytes} bytes", status=413)
-    raw = await request.content.read(config.max_body_bytes + 1)
-    if len(raw) > config.max_body_bytes:
-        raise RequestInvalid("body", f"is larger than {config.max_body_bytes} bytes", status=413)
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise RequestInvalid("body", f"is not valid JSON ({exc})") from None
+    raw = await read_body(request, config.max_body_bytes)
+    if len(raw) <= _DECODE_INLINE_BYTES:
+        return decode_json_body(raw)
+    return await asyncio.get_running_loop().run_in_executor(None, decode_json_body, raw)
 
 
 def progress_view(job: Job, ahead: int) -> dict[str, Any]:
@@ -74,6 +124,7 @@ def job_view(job: Job, ahead: int) -> dict[str, Any]:
         "spec": job.spec.to_dict(),
         "timings": dict(job.timings),
         "attempts": job.attempts,
+        "cancel_requested": job.cancel_requested,
         "created_at": job.created_at,
         "started_at": job.started_at,
         "finished_at": job.finished_at,
@@ -81,10 +132,21 @@ def job_view(job: Job, ahead: int) -> dict[str, Any]:
     }
 
 
+def job_id_param(text: str) -> str:
+    """A job id from a URL or query string, or a 400 naming ``job_id`` (NUL, huge, not an id)."""
+    check_text("job_id", text)
+    if not JOB_ID.match(text):
+        raise RequestInvalid(
+            "job_id", f"{shown(text)} is not a job id (1-64 letters, digits, '-' or '_')", status=400
+        )
+    return text
+
+
 def _job_or_404(request: web.Request) -> Job:
-    job = request.app[services_key].store.get(request.match_info["job_id"])
+    job_id = job_id_param(request.match_info["job_id"])
+    job = request.app[services_key].store.get(job_id)
     if job is None:
-        raise web.HTTPNotFound(reason=f"No job with id {request.match_info['job_id']!r}")
+        raise NotFound(f"No job with id {job_id!r}")
     return job
 
 
@@ -96,6 +158,8 @@ async def health(request: web.Request) -> web.Response:
             "backends": choice.describe(),
             "draft_stages": [s.stage for s in choice.stages if not s.real_weights],
             "memory": choice.memory_note,
+            "lanes": request.app[services_key].runner.lanes(),
+            "disk": request.app[retention_key].disk(),  # bytes used by data/ and videos/, and free
         }
     )
 
@@ -114,10 +178,12 @@ async def generate_video(request: web.Request) -> web.Response:
 async def progress(request: web.Request) -> web.Response:
     store = request.app[services_key].store
     job_id = request.query.get("job_id")
+    if job_id:  # absent or empty: the most recent job
+        job_id = job_id_param(job_id)
     job = store.get(job_id) if job_id else store.latest()
     if job is None:
         if job_id:
-            raise web.HTTPNotFound(reason=f"No job with id {job_id!r}")
+            raise NotFound(f"No job with id {job_id!r}")
         return web.json_response({"status": "idle", "progress": 0})
     ahead = store.ahead_of(job.id) if job.state is JobState.QUEUED else 0
     return web.json_response(progress_view(job, ahead))
@@ -147,21 +213,59 @@ async def cancel_job(request: web.Request) -> web.Response:
     job = _job_or_404(request)
     if job.state.finished:
         return web.json_response({**job_view(job, 0), "cancel": "already finished"}, status=409)
-    updated = request.app[services_key].runner.cancel(job.id) or job
+    runner = request.app[services_key].runner  # records the cancel, then removes files: off the loop
+    updated = await asyncio.get_running_loop().run_in_executor(None, runner.cancel, job.id) or job
     return web.json_response({**job_view(updated, 0), "cancel": "requested"}, status=202)
 
 
+async def delete_job(request: web.Request) -> web.Response:
+    """Remove a finished job's work folder (and its video with ?video=true); its record stays."""
+    job = _job_or_404(request)
+    if not job.state.finished:
+        how = ("it is being cancelled; delete it once it has stopped" if job.cancel_requested else
+               f"cancel it first (POST /api/jobs/{job.id}/cancel)")
+        raise RequestInvalid("job_id", f"job {job.id} is {job.state.value}; {how}", status=409)
+    flag = request.query.get("video", "false").strip().lower()
+    if flag not in ("true", "false", "1", "0", "yes", "no"):
+        raise RequestInvalid("video", f"must be true or false, got {shown(flag)}")
+    deleted = await request.app[retention_key].delete(job, video=flag in ("true", "1", "yes"))
+    return web.json_response(deleted.to_json())
+
+
+def _refuse_cross_site(request: web.Request, allowed_origins: frozenset[str]) -> None:
+    """A page on another site may not probe for or play our videos. Browsers say where a request
+    comes from in Sec-Fetch-Site; the frontend (localhost:5173 -> localhost:5000) is same-site, curl
+    sends nothing. A frontend origin we serve (Origin or Referer in the CORS list) is let through
+    even when the browser calls it cross-site (localhost:5173 calling 127.0.0.1:5000)."""
+    site = request.headers.get("Sec-Fetch-Site", "").strip().lower()
+    if site != "cross-site":
+        return
+    origin = request.headers.get("Origin")
+    referer = request.headers.get("Referer", "")
+    ref_origin = "/".join(referer.split("/", 3)[:3]) if "://" in referer else ""
+    if origin in allowed_origins or ref_origin in allowed_origins:
+        return
+    raise RequestInvalid(
+        "Sec-Fetch-Site",
+        "videos are served to this machine's own pages only (cross-site requests are refused); "
+        "open the video from the StoryReel frontend or download it with curl",
+        status=403,
+    )
+
+
 async def video(request: web.Request) -> web.StreamResponse:
+    config = request.app[config_key]
+    _refuse_cross_site(request, frozenset(config.cors_origins))
     name = request.match_info["name"]
     if not VIDEO_NAME.match(name) or name.startswith("."):
-        raise web.HTTPNotFound(reason=f"No video named {name!r}")
-    path = request.app[config_key].videos_dir / name
+        raise NotFound(f"No video named {shown(name)}")
+    path = config.videos_dir / name
     try:
         mode = path.lstat().st_mode
     except OSError:
-        raise web.HTTPNotFound(reason=f"No video named {name!r}") from None
+        raise NotFound(f"No video named {shown(name)}") from None
     if not stat.S_ISREG(mode):  # symlinks, folders, devices: never served
-        raise web.HTTPNotFound(reason=f"No video named {name!r}")
+        raise NotFound(f"No video named {shown(name)}")
     return web.FileResponse(path, headers={"Content-Type": "video/mp4", "Cache-Control": "no-cache"})
 
 
@@ -199,29 +303,116 @@ async def get_models(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
+#: Uploads received at once; one more is answered 429 (each holds one chunk in memory, at most).
+UPLOADS_AT_ONCE = 4
+#: Uploads decoded (checked pixel by pixel) at once: a 50-megapixel image takes ~200 MB to decode.
+DECODES_AT_ONCE = 1
+UPLOAD_CHUNK = 64 * 1024
+#: Multipart framing allowed on top of the file itself (boundaries, part headers, small fields).
+MULTIPART_OVERHEAD = 64 * 1024
+MAX_FORM_PARTS = 8
+
+
+@dataclass
+class UploadGate:
+    """Bounds uploads at once (refused past ``limit``) and full decodes at once (queued)."""
+
+    limit: int = UPLOADS_AT_ONCE
+    active: int = 0
+    decodes: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(DECODES_AT_ONCE))
+
+    def enter(self) -> bool:
+        if self.active >= self.limit:
+            return False
+        self.active += 1
+        return True
+
+    def leave(self) -> None:
+        self.active -= 1
+
+
+upload_gate_key = web.AppKey("upload_gate", UploadGate)
+
+
+def _too_large(config: Config) -> RequestInvalid:
+    return RequestInvalid("file", f"is larger than {config.max_upload_bytes / 2**20:.4g} MB", status=413)
+
+
+async def _save_file_part(request: web.Request, reader: MultipartReader, config: Config) -> tuple[str, Path]:
+    """Streams the form's ``file`` part into a temp file in the upload folder: (filename, temp path).
+    Memory holds one chunk; the file stops at the size limit."""
+    loop = asyncio.get_running_loop()
+    body_limit = config.max_upload_bytes + MULTIPART_OVERHEAD
+    parts = 0
+    while (part := await reader.next()) is not None:  # a skipped part is read and dropped
+        parts += 1
+        if parts > MAX_FORM_PARTS:
+            raise RequestInvalid("file", f"the form has over {MAX_FORM_PARTS} parts; send one named 'file'")
+        if request.content.total_bytes > body_limit:
+            raise _too_large(config)
+        if not isinstance(part, BodyPartReader) or part.name != "file":
+            continue
+        filename = part.filename or "upload"
+        config.upload_dir.mkdir(parents=True, exist_ok=True)
+        tmp = part_path(config.upload_dir / "upload")  # swept at start if a crash leaves it
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                size = 0
+                while chunk := await part.read_chunk(UPLOAD_CHUNK):
+                    size += len(chunk)
+                    if size > config.max_upload_bytes:
+                        raise _too_large(config)
+                    await loop.run_in_executor(None, fh.write, chunk)
+        except BaseException:
+            await loop.run_in_executor(None, partial(tmp.unlink, missing_ok=True))
+            raise
+        return filename, tmp
+    raise RequestInvalid("file", "missing: send the image as a multipart part named 'file'")
+
+
 async def upload(request: web.Request) -> web.Response:
-    from engine.images.validate import store_upload
+    from engine.images.validate import store_upload_file
 
     config = request.app[config_key]
-    if not request.content_type.startswith("multipart/"):
+    if request.content_type != "multipart/form-data":
         raise RequestInvalid("Content-Type", "must be multipart/form-data with a 'file' part", status=415)
-    reader = await request.multipart()
-    async for part in reader:
-        if getattr(part, "name", None) != "file":
-            continue
-        data = bytearray()
-        while chunk := await part.read_chunk(1 << 16):  # type: ignore[union-attr]
-            data += chunk
-            if len(data) > config.max_upload_bytes:
-                raise RequestInvalid(
-                    "file", f"is larger than {config.max_upload_bytes // (1024 * 1024)} MB", status=413
-                )
-        filename = getattr(part, "filename", None) or "upload"
-        path = await asyncio.get_running_loop().run_in_executor(
-            None, store_upload, bytes(data), filename, config.upload_dir
+    declared = request.content_length
+    if declared is not None and declared > config.max_upload_bytes + MULTIPART_OVERHEAD:
+        raise _too_large(config)
+    gate = request.app[upload_gate_key]
+    if not gate.enter():
+        raise RequestInvalid(
+            "file", f"{gate.limit} uploads are already in progress; send this one when one ends", status=429
         )
-        return web.json_response({"path": str(path), "filename": path.name}, status=201)
-    raise RequestInvalid("file", "missing: send the image as a multipart part named 'file'")
+    loop = asyncio.get_running_loop()
+    try:
+        boundary = parse_mimetype(request.headers.get("Content-Type", "")).parameters.get("boundary", "")
+        if not BOUNDARY.match(boundary):
+            raise RequestInvalid(
+                "Content-Type",
+                "multipart/form-data needs a boundary=... parameter of 1-70 letters, digits or "
+                "'()+_,-./:=? (let the HTTP client build the form)",
+            )
+        reader = await request.multipart()
+        try:
+            filename, tmp = await _save_file_part(request, reader, config)
+        except web.HTTPRequestEntityTooLarge:
+            raise _too_large(config) from None
+        except FORM_ERRORS as exc:
+            raise RequestInvalid(
+                "file", f"the multipart form is malformed or cut short ({exc.__class__.__name__})"
+            ) from None
+        try:
+            async with gate.decodes:
+                path = await loop.run_in_executor(None, store_upload_file, tmp, filename, config.upload_dir)
+        except BadInput as exc:
+            raise RequestInvalid("file", exc.message) from None
+        finally:
+            await loop.run_in_executor(None, partial(tmp.unlink, missing_ok=True))
+    finally:
+        gate.leave()
+    return web.json_response({"path": str(path), "filename": path.name}, status=201)
 
 
 async def openapi(request: web.Request) -> web.Response:
@@ -229,7 +420,8 @@ async def openapi(request: web.Request) -> web.Response:
 
 
 def setup_routes(app: web.Application) -> list[web.AbstractRoute]:
-    """Adds every route; returns those that browsers call cross-origin (for CORS)."""
+    """Adds every route (and the upload gate); returns those that browsers call cross-origin (for CORS)."""
+    app[upload_gate_key] = UploadGate()
     return list(
         app.router.add_routes(
             [
@@ -240,6 +432,7 @@ def setup_routes(app: web.Application) -> list[web.AbstractRoute]:
                 web.get("/api/jobs", list_jobs),
                 web.get("/api/jobs/{job_id}", get_job),
                 web.post("/api/jobs/{job_id}/cancel", cancel_job),
+                web.delete("/api/jobs/{job_id}", delete_job),
                 web.get("/api/options", get_options),
                 web.get("/api/voices", get_voices),
                 web.get("/api/models", get_models),

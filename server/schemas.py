@@ -5,7 +5,9 @@ OpenAPI document are all derived from it."""
 
 from __future__ import annotations
 
+import json
 import math
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
@@ -15,6 +17,17 @@ from engine.presets import IMAGE_STYLES, STORY_TYPES, nearest
 from engine.spec import AspectRatio, Character, HookIntensity, ImageMode, JobSpec, Pacing
 
 MAX_SEED = 2**32 - 1
+#: Deepest JSON nesting a body may have; the video request itself needs 3 (body, characters, item).
+MAX_JSON_DEPTH = 32
+#: Integers with more digits than this are never a valid value of any field; they stay undecoded.
+MAX_INT_DIGITS = 20
+#: Path fields: the string is a file name on this machine.
+PATH_FIELDS = frozenset({"manual_image_paths", "music"})
+#: Control characters refused in every string; free text may keep tab, newline and carriage return.
+_CONTROL_ANY = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 
 
 class RequestInvalid(Exception):
@@ -36,6 +49,96 @@ class RequestInvalid(Exception):
         if self.allowed is not None:
             body["allowed"] = self.allowed
         return body
+
+
+class NotFound(Exception):
+    """Nothing at this address (an unknown job or video); becomes a 404 that keeps its reason."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def shown(text: str, limit: int = 80) -> str:
+    """``text`` quoted for an error message, cut to ``limit`` characters (a hostile value can be huge)."""
+    return repr(text if len(text) <= limit else text[:limit] + "…")
+
+
+class HugeInt:
+    """A JSON integer too long to be any field's value, kept as its digits (never converted: a
+    400-digit number must be a 400 naming its field, not an OverflowError somewhere later)."""
+
+    def __init__(self, digits: str) -> None:
+        self.digits = digits
+
+    def __repr__(self) -> str:
+        return f"a {len(self.digits.lstrip('-'))}-digit number"
+
+
+def _parse_int(text: str) -> int | HugeInt:
+    return HugeInt(text) if len(text.lstrip("-")) > MAX_INT_DIGITS else int(text)
+
+
+def json_depth_exceeds(raw: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """True when ``raw`` nests arrays/objects deeper than ``limit``, found without recursion:
+    strings are blanked, every other byte but brackets dropped, then innermost pairs peeled."""
+    brackets = _JSON_STRING.sub(b'""', raw).translate(None, _NOT_BRACKETS)
+    for _ in range(limit):
+        if not brackets:
+            return False
+        peeled = brackets.replace(b"[]", b"").replace(b"{}", b"")
+        if peeled == brackets:
+            return False  # unbalanced: not JSON at all, json.loads says so
+        brackets = peeled
+    return bool(brackets)
+
+
+def decode_json_body(raw: bytes) -> Any:
+    """Bytes -> JSON value, or RequestInvalid("body") for anything that is not a sane JSON document:
+    invalid UTF-8 or JSON, nesting deeper than MAX_JSON_DEPTH. Long integers become HugeInt."""
+    too_deep = RequestInvalid("body", f"is nested deeper than {MAX_JSON_DEPTH} levels of arrays/objects")
+    if json_depth_exceeds(raw):
+        raise too_deep
+    try:
+        return json.loads(raw, parse_int=_parse_int)
+    except RecursionError:
+        raise too_deep from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RequestInvalid("body", f"is not valid JSON ({exc})") from None
+
+
+def json_type(value: Any) -> str:
+    """The JSON name of a decoded value's type, for messages ("got number", not "got HugeInt")."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float, HugeInt)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object" if isinstance(value, dict) else type(value).__name__
+
+
+def check_text(field: str, text: str, *, multiline: bool = False) -> str:
+    """Refuse what no file name or prompt can carry: lone surrogates (they can't be encoded as UTF-8),
+    NUL and other control characters (tab/newline/CR allowed in ``multiline`` free text)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise RequestInvalid(
+            field,
+            f"contains a lone surrogate (\\u{ord(text[exc.start]):04x} at character {exc.start}); "
+            "send valid Unicode text",
+        ) from None
+    bad = (_CONTROL_TEXT if multiline else _CONTROL_ANY).search(text)
+    if bad is not None:
+        what = "a NUL byte" if bad.group() == "\x00" else f"a control character (\\x{ord(bad.group()):02x})"
+        allowed = "" if not multiline else " (tab and newline are fine)"
+        raise RequestInvalid(field, f"contains {what} at character {bad.start()}; remove it{allowed}")
+    return text
 
 
 @dataclass(frozen=True)
@@ -183,8 +286,8 @@ def field_choices(f: Field) -> Mapping[str, str]:
 
 def _check_string(f: Field, value: Any) -> str:
     if not isinstance(value, str):
-        raise RequestInvalid(f.name, f"must be a string, got {type(value).__name__}")
-    text = value.strip()
+        raise RequestInvalid(f.name, f"must be a string, got {json_type(value)}")
+    text = check_text(f.name, value.strip(), multiline=f.name not in PATH_FIELDS)
     lo, hi = int(f.minimum or 0), int(f.maximum or 10_000)
     if not lo <= len(text) <= hi:
         raise RequestInvalid(f.name, f"must be {lo}-{hi} characters, got {len(text)}")
@@ -192,20 +295,17 @@ def _check_string(f: Field, value: Any) -> str:
 
 
 def _check_number(f: Field, value: Any, integer: bool) -> float | int:
+    allowed = {"min": f.minimum, "max": f.maximum}
+    lo, hi = f.minimum or 0, f.maximum if f.maximum is not None else math.inf
+    want = "an integer" if integer else "a number"
+    if isinstance(value, HugeInt):  # hundreds of digits: out of every range, never converted
+        raise RequestInvalid(f.name, f"must be {want} between {lo:g} and {hi:g}, got {value!r}", allowed)
     ok = isinstance(value, int) if integer else isinstance(value, (int, float))
     if isinstance(value, bool) or not ok:
-        want = "an integer" if integer else "a number"
-        raise RequestInvalid(
-            f.name, f"must be {want}, got {type(value).__name__}", {"min": f.minimum, "max": f.maximum}
-        )
-    if not math.isfinite(value) or not (f.minimum or 0) <= value <= (
-        f.maximum if f.maximum is not None else value
-    ):
-        raise RequestInvalid(
-            f.name,
-            f"must be between {f.minimum:g} and {f.maximum:g}, got {value}",
-            {"min": f.minimum, "max": f.maximum},
-        )
+        got = value if isinstance(value, float) and math.isfinite(value) else json_type(value)
+        raise RequestInvalid(f.name, f"must be {want}, got {got}", allowed)
+    if (isinstance(value, float) and not math.isfinite(value)) or not lo <= value <= hi:
+        raise RequestInvalid(f.name, f"must be between {lo:g} and {hi:g}, got {value}", allowed)
     return value
 
 
@@ -214,6 +314,7 @@ def _check_enum(f: Field, value: Any, notes: list[str]) -> str:
         raise RequestInvalid(
             f.name, "must be a non-empty string of at most 64 characters", sorted(field_choices(f))
         )
+    check_text(f.name, value)
     if f.name == "voice_id":
         voice, note = resolve_voice(value)
         if note:
@@ -232,7 +333,7 @@ def _check_enum(f: Field, value: Any, notes: list[str]) -> str:
 
 def _check_strings(f: Field, value: Any) -> tuple[str, ...]:
     if not isinstance(value, list):
-        raise RequestInvalid(f.name, f"must be a list of strings, got {type(value).__name__}")
+        raise RequestInvalid(f.name, f"must be a list of strings, got {json_type(value)}")
     if len(value) > (f.max_items or 0):
         raise RequestInvalid(f.name, f"at most {f.max_items} items, got {len(value)}")
     out = []
@@ -241,14 +342,14 @@ def _check_strings(f: Field, value: Any) -> tuple[str, ...]:
             raise RequestInvalid(
                 f"{f.name}[{i}]", f"must be a non-empty string of at most {f.max_length} characters"
             )
-        out.append(item.strip())
+        out.append(check_text(f"{f.name}[{i}]", item.strip()))
     return tuple(out)
 
 
 def _check_characters(f: Field, value: Any) -> tuple[Character, ...]:
     if not isinstance(value, list):
         raise RequestInvalid(
-            f.name, f"must be a list of {{name, description}} objects, got {type(value).__name__}"
+            f.name, f"must be a list of {{name, description}} objects, got {json_type(value)}"
         )
     if len(value) > (f.max_items or 0):
         raise RequestInvalid(f.name, f"at most {f.max_items} characters, got {len(value)}")
@@ -266,6 +367,8 @@ def _check_characters(f: Field, value: Any) -> tuple[Character, ...]:
             raise RequestInvalid(
                 f"{where}.description", f"must be a string of at most {CHARACTER_DESCRIPTION_MAX} characters"
             )
+        check_text(f"{where}.name", name)
+        check_text(f"{where}.description", desc, multiline=True)
         out.append(Character(name.strip(), desc.strip()))
     return tuple(out)
 
@@ -287,7 +390,7 @@ def _check(f: Field, value: Any, notes: list[str]) -> Any:
 
 def _check_bool(f: Field, value: Any) -> bool:
     if not isinstance(value, bool):
-        raise RequestInvalid(f.name, f"must be true or false, got {type(value).__name__}")
+        raise RequestInvalid(f.name, f"must be true or false, got {json_type(value)}")
     return value
 
 
@@ -299,7 +402,7 @@ def parse_video_request(body: Any, *, check_path: Callable[[str, str], str] | No
     """Validate a decoded JSON body into a JobSpec. ``check_path(field, path)`` vets local file
     paths (manual images, music) and returns the resolved path or raises RequestInvalid."""
     if not isinstance(body, dict):
-        raise RequestInvalid("body", f"must be a JSON object, got {type(body).__name__}")
+        raise RequestInvalid("body", f"must be a JSON object, got {json_type(body)}")
     notes: list[str] = []
     values: dict[str, Any] = {}
     for f in FIELDS:

@@ -14,8 +14,9 @@ import pytest
 from PIL import Image
 
 from engine.errors import BadInput
-from engine.images.normalise import MAX_SIDE, normalise_image
-from engine.images.validate import store_upload, validate_image_path
+from engine.images.normalise import MAX_SIDE, fit_cover, normalise_image
+from engine.images.validate import store_upload, store_upload_file, validate_image_path
+from engine.tempnames import is_part_name
 
 
 def png_header_only(path: Path, width: int, height: int) -> Path:
@@ -156,7 +157,7 @@ def test_store_upload_uses_safe_unique_names(tmp_path: Path) -> None:
     Image.new("RGB", (40, 40), "white").save(buf, format="JPEG")
     c = store_upload(buf.getvalue(), "sneaky.png.exe", up)
     assert c.suffix == ".jpg"
-    assert [p for p in up.iterdir() if p.name.endswith(".part")] == []
+    assert [p for p in up.iterdir() if is_part_name(p.name)] == []
 
 
 @pytest.mark.parametrize(
@@ -247,3 +248,71 @@ def test_palette_transparency_and_animated_gif(tmp_path: Path) -> None:
     frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:], transparency=0)
     out = normalise_image(tmp_path / "anim.gif", (64, 48))
     assert out.mode == "RGB" and tuple(np.asarray(out)[10, 10]) == (255, 0, 0)
+
+
+# --- thin strips, hostile paths, bounded output -------------------------------------------------
+
+
+@pytest.mark.parametrize("size", [(32, 50_000), (50_000, 32), (2_100, 100)])
+def test_extreme_aspect_ratios_are_refused_before_decode(
+    roots: tuple[Path, Path], tmp_path: Path, size: tuple[int, int]
+) -> None:
+    allowed, _ = roots
+    strip = png_header_only(allowed / "strip.png", *size)  # header only: a decode would fail
+    pattern = rf"{size[0]}x{size[1]}, an aspect ratio of \d+:1; the limit is 20:1"
+    with pytest.raises(BadInput, match=pattern):
+        validate_image_path(str(strip), (allowed,))
+    with pytest.raises(BadInput, match=pattern):
+        store_upload(strip.read_bytes(), "strip.png", tmp_path / "up")
+    with pytest.raises(BadInput, match=pattern):
+        normalise_image(strip, (1344, 768))
+    with pytest.raises(BadInput, match=pattern):
+        store_upload_file(strip, "strip.png", tmp_path / "up")
+    assert not (tmp_path / "up").exists() or list((tmp_path / "up").iterdir()) == []
+
+
+def test_wide_panorama_within_the_limit_is_kept() -> None:
+    out = fit_cover(Image.new("RGB", (1900, 100)), (1344, 768))  # 19:1 passes the header check
+    assert out.height == 768 and out.width <= MAX_SIDE  # covers, middle kept, bounded
+
+
+@pytest.mark.parametrize(
+    ("size", "cover"),
+    [
+        ((32, 5_000), (1344, 768)),
+        ((5_000, 32), (768, 1344)),
+        ((40, 4_000), (1920, 1080)),
+        ((100, 100), (1344, 768)),
+    ],
+)
+def test_fit_cover_output_is_bounded_and_covers(size: tuple[int, int], cover: tuple[int, int]) -> None:
+    # Scaling alone would ask for 1344x210,000 (32x5000 covering 1344x768); the output is cropped
+    # to its middle instead, so no caller can make Pillow allocate more than max_side squared.
+    out = fit_cover(Image.new("RGB", size, "white"), cover)
+    limit = max(MAX_SIDE, *cover)
+    assert out.width <= limit and out.height <= limit
+    assert out.width >= cover[0] and out.height >= cover[1]
+
+
+def test_store_upload_file_moves_a_streamed_file_into_place(tmp_path: Path) -> None:
+    up = tmp_path / "up"
+    up.mkdir()
+    received = up / ".upload.abc.part"
+    received.write_bytes(png_bytes((64, 48)))
+    stored = store_upload_file(received, "../Holiday Pic.PNG", up)
+    assert not received.exists() and stored.parent == up.resolve()
+    assert re.fullmatch(r"[0-9a-f]{12}_Holiday_Pic\.png", stored.name)
+    received.write_bytes(b"")
+    with pytest.raises(BadInput, match="is empty"):
+        store_upload_file(received, "x.png", up)
+    received.write_bytes(png_bytes((300, 300))[:200])
+    with pytest.raises(BadInput, match="damaged or truncated|not an image"):
+        store_upload_file(received, "x.png", up)
+    assert sorted(p.name for p in up.iterdir()) == sorted([stored.name, received.name])
+
+
+@pytest.mark.parametrize("bad", ["a\x00b.png", "a\ud800.png", "a\nb.png", "\x1b[31m.png"])
+def test_hostile_path_text_is_refused_not_crashed(roots: tuple[Path, Path], bad: str) -> None:
+    allowed, _ = roots
+    with pytest.raises(BadInput, match="NUL byte|control characters or invalid Unicode"):
+        validate_image_path(str(allowed / bad), (allowed,))

@@ -10,10 +10,8 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from engine.errors import BadInput
-from engine.images.validate import MAX_PIXELS, open_checked
+from engine.images.validate import MAX_PIXELS, MIN_SIDE, open_checked
 
-#: Smaller than this on either side is not a picture we can show.
-MIN_SIDE: Final = 32
 #: Longest side kept (enough for Ken Burns zooms on a 1080p frame).
 MAX_SIDE: Final = 4096
 #: Transparent areas are laid on this colour.
@@ -47,14 +45,26 @@ def _to_rgb(im: Image.Image) -> Image.Image:
 
 def fit_cover(im: Image.Image, cover: tuple[int, int], *, max_side: int = MAX_SIDE) -> Image.Image:
     """Scale so the image covers ``cover`` (w, h) and, where that allows, its long side is at most
-    ``max_side``. Aspect ratio is kept; cropping is the compositor's job."""
+    ``max_side``. Aspect ratio is kept; cropping is the compositor's job -- except for a strip so
+    thin that covering the frame would make a side longer than ``max(max_side, *cover)``: its middle
+    is kept, so the output never exceeds that square (a 32x50000 strip gives 1344x4096, not the
+    1344x2,100,000 picture scaling alone would ask for)."""
     w, h = im.size
     cover_scale = max(cover[0] / w, cover[1] / h)
     factor = max(min(1.0, max_side / max(w, h)), cover_scale)
-    if abs(factor - 1.0) < 1e-3:
-        return im
-    size = (max(1, round(w * factor)), max(1, round(h * factor)))
-    return im.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0 if factor < 0.5 else None)
+    limit = max(max_side, *cover)
+    out_w, out_h = w * factor, h * factor
+    gap = 3.0 if factor < 0.5 else None
+    if out_w <= limit + 0.5 and out_h <= limit + 0.5:
+        if abs(factor - 1.0) < 1e-3:
+            return im
+        size = (max(1, round(out_w)), max(1, round(out_h)))
+        return im.resize(size, Image.Resampling.LANCZOS, reducing_gap=gap)
+    crop_w, crop_h = min(float(w), limit / factor), min(float(h), limit / factor)
+    left, top = (w - crop_w) / 2, (h - crop_h) / 2
+    size = (max(1, round(min(out_w, limit))), max(1, round(min(out_h, limit))))
+    box = (left, top, left + crop_w, top + crop_h)
+    return im.resize(size, Image.Resampling.LANCZOS, box=box, reducing_gap=gap)
 
 
 def normalise_image(
@@ -67,7 +77,7 @@ def normalise_image(
 ) -> Image.Image:
     """Read ``src`` into an RGB image that covers ``cover``; BadInput naming the file otherwise."""
     label = label or f"image {str(src)!r}"
-    with open_checked(src, label, max_pixels=max_pixels) as im:
+    with open_checked(src, label, max_pixels=max_pixels, min_side=1) as im:  # min_side: below, with advice
         if min(im.size) < min_side:
             raise BadInput(
                 f"{label} is only {im.width}x{im.height} pixels; use an image at least "

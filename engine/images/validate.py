@@ -1,13 +1,15 @@
 """Path safety and upload checks for the creator's own images.
 
 A manual image must resolve (symlinks followed) under an allowed root, be a regular file of at most
-50 MB that Pillow can open, and have at most 50 megapixels. Pixel counts are read from the header
-before anything is decoded, so a small file claiming huge dimensions (a decompression bomb) is
-refused without allocating it."""
+50 MB that Pillow can open, have at most 50 megapixels, sides of at least 32 pixels and an aspect
+ratio of at most 20:1. Sizes are read from the header before anything is decoded, so a small file
+claiming huge (or absurdly thin) dimensions -- a decompression bomb, or a 32x50000 strip that
+would have to be scaled to 1344x2,100,000 to cover a frame -- is refused without allocating it."""
 
 from __future__ import annotations
 
 import io
+import os
 import re
 import uuid
 from pathlib import Path
@@ -20,6 +22,10 @@ from engine.images.files import write_bytes_atomic
 
 MAX_BYTES: Final = 50 * 1024 * 1024
 MAX_PIXELS: Final = 50_000_000
+#: Longest side over shortest side; wide panoramas pass, strips that only a crop could use do not.
+MAX_ASPECT: Final = 20.0
+#: Smaller than this on either side is not a picture we can show.
+MIN_SIDE: Final = 32
 #: Formats accepted from uploads and manual paths, with the extension we store them under.
 FORMAT_EXT: Final = {
     "PNG": ".png",
@@ -30,6 +36,8 @@ FORMAT_EXT: Final = {
     "TIFF": ".tif",
     "MPO": ".jpg",
 }
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def _is_under(path: Path, root: Path) -> bool:
@@ -46,8 +54,16 @@ def _resolve_roots(allowed_roots: Iterable[Path]) -> list[Path]:
     return roots
 
 
-def check_image_header(im: Image.Image, label: str, *, max_pixels: int = MAX_PIXELS) -> None:
-    """Refuse unknown formats and more than ``max_pixels`` (read from the header, nothing decoded)."""
+def check_image_header(
+    im: Image.Image,
+    label: str,
+    *,
+    max_pixels: int = MAX_PIXELS,
+    max_aspect: float = MAX_ASPECT,
+    min_side: int = MIN_SIDE,
+) -> None:
+    """Refuse unknown formats, more than ``max_pixels``, a side under ``min_side`` and an aspect
+    ratio over ``max_aspect`` (all read from the header, nothing decoded)."""
     if im.format not in FORMAT_EXT:
         raise BadInput(f"{label} is a {im.format or 'unknown'} image; use PNG, JPEG, WebP, GIF, BMP or TIFF")
     w, h = im.size
@@ -58,9 +74,23 @@ def check_image_header(im: Image.Image, label: str, *, max_pixels: int = MAX_PIX
             f"{label} is {w}x{h} ({w * h / 1e6:.0f} megapixels); the limit is {max_pixels / 1e6:.0f} "
             "megapixels — downscale it and try again"
         )
+    if min(w, h) < min_side:
+        raise BadInput(f"{label} is only {w}x{h} pixels; use an image at least {min_side}x{min_side}")
+    if max(w, h) / min(w, h) > max_aspect:
+        raise BadInput(
+            f"{label} is {w}x{h}, an aspect ratio of {max(w, h) / min(w, h):.0f}:1; the limit is "
+            f"{max_aspect:g}:1 — crop it to the part you want in the video"
+        )
 
 
-def open_checked(source: Path | io.BytesIO, label: str, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
+def open_checked(
+    source: Path | io.BytesIO,
+    label: str,
+    *,
+    max_pixels: int = MAX_PIXELS,
+    max_aspect: float = MAX_ASPECT,
+    min_side: int = MIN_SIDE,
+) -> Image.Image:
     """Image.open with our header checks; BadInput naming ``label`` for anything unreadable."""
     try:
         im = Image.open(source)
@@ -69,7 +99,7 @@ def open_checked(source: Path | io.BytesIO, label: str, *, max_pixels: int = MAX
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise BadInput(f"{label} is not an image Pillow can read ({exc.__class__.__name__}: {exc})") from exc
     try:
-        check_image_header(im, label, max_pixels=max_pixels)
+        check_image_header(im, label, max_pixels=max_pixels, max_aspect=max_aspect, min_side=min_side)
     except BadInput:
         im.close()
         raise
@@ -84,6 +114,8 @@ def validate_image_path(
         raise BadInput("manual image path is empty; give the full path of an image file")
     if "\x00" in path:
         raise BadInput(f"manual image path {path!r} contains a NUL byte")
+    if _CONTROL.search(path) or _SURROGATE.search(path):
+        raise BadInput(f"manual image path {path!r} contains control characters or invalid Unicode")
     roots = _resolve_roots(allowed_roots)
     if not roots:
         raise BadInput(f"manual image {path!r} refused: no image folders are configured (image_roots)")
@@ -91,8 +123,8 @@ def validate_image_path(
         resolved = Path(path).expanduser().resolve(strict=True)
     except FileNotFoundError as exc:
         raise BadInput(f"manual image {path!r} does not exist") from exc
-    except (OSError, RuntimeError) as exc:
-        raise BadInput(f"manual image {path!r} cannot be resolved ({exc})") from exc
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise BadInput(f"manual image {path!r} cannot be resolved ({exc.__class__.__name__})") from exc
     if not any(_is_under(resolved, root) for root in roots):
         allowed = ", ".join(str(r) for r in roots)
         raise BadInput(
@@ -124,6 +156,22 @@ def _safe_stem(filename: str) -> str:
     return stem or "image"
 
 
+def _check_decodes(source: Path | io.BytesIO, label: str, max_pixels: int) -> str:
+    """The image's format, after its header passed and every pixel decoded (a truncated or corrupt
+    body fails here, not later in a job)."""
+    with open_checked(source, label, max_pixels=max_pixels) as im:
+        fmt = im.format or ""
+        try:
+            im.load()
+        except (OSError, ValueError, SyntaxError) as exc:
+            raise BadInput(f"{label} is damaged or truncated ({exc})") from exc
+    return fmt
+
+
+def _upload_dest(upload_dir: Path, filename: str, fmt: str) -> Path:
+    return Path(upload_dir).resolve() / f"{uuid.uuid4().hex[:12]}_{_safe_stem(filename)}{FORMAT_EXT[fmt]}"
+
+
 def store_upload(
     data: bytes, filename: str, upload_dir: Path, *, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXELS
 ) -> Path:
@@ -134,11 +182,27 @@ def store_upload(
         raise BadInput(f"{label} is empty")
     if len(data) > max_bytes:
         raise BadInput(f"{label} is {len(data) / 2**20:.0f} MB; the limit is {max_bytes / 2**20:.0f} MB")
-    with open_checked(io.BytesIO(data), label, max_pixels=max_pixels) as im:
-        fmt = im.format or ""
-        try:
-            im.load()  # a truncated or corrupt body fails here, not later in a job
-        except (OSError, ValueError, SyntaxError) as exc:
-            raise BadInput(f"{label} is damaged or truncated ({exc})") from exc
-    dest = Path(upload_dir).resolve() / f"{uuid.uuid4().hex[:12]}_{_safe_stem(filename)}{FORMAT_EXT[fmt]}"
-    return write_bytes_atomic(data, dest)
+    fmt = _check_decodes(io.BytesIO(data), label, max_pixels)
+    return write_bytes_atomic(data, _upload_dest(upload_dir, filename, fmt))
+
+
+def store_upload_file(
+    received: Path,
+    filename: str,
+    upload_dir: Path,
+    *,
+    max_bytes: int = MAX_BYTES,
+    max_pixels: int = MAX_PIXELS,
+) -> Path:
+    """store_upload for a body already streamed to ``received`` (a temp file in ``upload_dir``):
+    checked the same way, then renamed into place, so memory never holds the whole file."""
+    label = f"upload {filename!r}"
+    size = received.stat().st_size
+    if size == 0:
+        raise BadInput(f"{label} is empty")
+    if size > max_bytes:
+        raise BadInput(f"{label} is {size / 2**20:.0f} MB; the limit is {max_bytes / 2**20:.0f} MB")
+    fmt = _check_decodes(received, label, max_pixels)
+    dest = _upload_dest(upload_dir, filename, fmt)
+    os.replace(received, dest)
+    return dest
