@@ -6,13 +6,17 @@
                                                  counts and a UNet shape check at 1344x768 (no GPU needed)
   python scripts/bench_images.py --full          full-size SDXL, random weights, fp16 on CUDA, 1344x768,
                                                  30 steps (Euler) and 4 steps (Lightning scheduler), with
-                                                 everything on the GPU and with model CPU offload
+                                                 everything on the GPU and with model CPU offload;
+                                                 the VAE decodes in fp16 as the downloader's fp16-fix
+                                                 VAE does (--stock-vae: upcast to float32 as the stock
+                                                 SDXL VAE does)
 
 Random weights make noise, not pictures; the timings are what matter. Nothing is downloaded."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import sys
@@ -156,6 +160,10 @@ def bench_full(args: argparse.Namespace) -> None:
             f"full-size random SDXL built and saved (fp16) in {time.perf_counter() - started:.0f} s "
             f"at {model}"
         )
+    vae_config = model / "vae" / "config.json"
+    config = json.loads(vae_config.read_text(encoding="utf-8"))
+    config["force_upcast"] = bool(args.stock_vae)  # the fp16-fix VAE's config says false
+    vae_config.write_text(json.dumps(config, indent=2), encoding="utf-8")
     print(f"GPU: {torch.cuda.get_device_name()}, torch {torch.__version__}")
     runs = [(off, steps, sched) for off in args.offload for steps, sched in ((30, None), (4, "lightning"))]
     for offload, steps, scheduler in runs:
@@ -184,7 +192,7 @@ def bench_full(args: argparse.Namespace) -> None:
         print(
             f"SDXL fp16 1344x768, {steps:2d} steps ({scheduler or 'euler'}), offload={offload:10s}: "
             f"{per:6.2f} s/image, peak GPU {peak:5.2f} GiB, load {load_s:5.1f} s, "
-            f"placement: {src.placement.describe() if src.placement else '?'}; "
+            f"{src.describe()}; "
             f"peak RSS {peak_rss_mib():.0f} MiB"
         )
         src.release()
@@ -206,6 +214,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     ap.add_argument("--images", type=int, default=3, help="timed images per configuration (--full)")
     ap.add_argument("--workdir", help="where to keep the full-size random model between runs (--full)")
+    ap.add_argument(
+        "--stock-vae", action="store_true", help="with --full: decode in float32 like the stock SDXL VAE"
+    )
     ap.add_argument("--scenes", type=int, default=4, help="images for the tiny benchmark")
     ap.add_argument("--steps", type=int, default=2)
     ap.add_argument("--size", type=parse_size, default=(64, 64), help="tiny benchmark size, WxH")

@@ -262,6 +262,29 @@ def test_fp16_fix_vae_where_the_downloader_puts_it_is_not_upcast(tiny_sdxl: Path
     src.release()
 
 
+def test_fix_vae_recorded_by_the_downloaders_manifest_is_not_upcast(tiny_sdxl: Path, tmp_path: Path) -> None:
+    # Whatever the fix VAE's config says, the manifest's record of the install names its repository.
+    models = tmp_path / "models"
+    model = _with_vae_config(tiny_sdxl, models / "sdxl" / "sdxl-base-1.0", force_upcast=True)
+    record = {
+        "name": "sdxl-base-1.0",
+        "kind": "sdxl",
+        "path": "sdxl/sdxl-base-1.0",
+        "source": "https://huggingface.co/madebyollin/sdxl-vae-fp16-fix, "
+        "https://huggingface.co/stabilityai/stable-diffusion-xl-base-1.0",
+    }
+    (models / "manifest.json").write_text(json.dumps({"version": 1, "models": [record]}))
+    src = source(model, keep_loaded=True)
+    assert src.vae_path is None and src.vae_fp16_fix
+    src._placement = Placement("cpu", "float16", "none", vae_tiling=False)
+    assert _decode_dtypes(src) == [torch.float16]
+    src.release()
+    # a record of some other install (no fix VAE among its sources) changes nothing
+    record["source"] = "https://huggingface.co/stabilityai/stable-diffusion-xl-base-1.0"
+    (models / "manifest.json").write_text(json.dumps({"version": 1, "models": [record]}))
+    assert not source(model).vae_fp16_fix
+
+
 def test_vae_tiles_span_the_short_side(tiny_sdxl: Path) -> None:
     src = source(tiny_sdxl, keep_loaded=True)
     src.size = None

@@ -264,7 +264,7 @@ class SDXLSource:
             ) from exc
         pipe.set_progress_bar_config(disable=True)
         if self.vae_fp16_fix and pipe.vae.config.force_upcast:
-            # Known fp16-safe (by the folder it is in) but its config does not say so: decode in fp16.
+            # Known fp16-safe (by its folder or the manifest) though its config does not say so.
             pipe.vae.register_to_config(force_upcast=False)
         # Any other VAE keeps its own config: diffusers decodes in float32 when it asks to
         # (force_upcast, the default, which the stock SDXL VAE needs: it overflows in fp16).

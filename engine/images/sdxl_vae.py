@@ -2,9 +2,11 @@
 
 The fp16-fix VAE (madebyollin/sdxl-vae-fp16-fix) decodes in fp16 without overflowing; the stock SDXL
 VAE needs float32 (diffusers upcasts it when its config says ``force_upcast``, the default). The
-downloader (scripts/fetchlib/catalog.py) installs the fix as the model's own ``vae/``; its config's
-``force_upcast: false`` is what marks it there. Older layouts put it in a folder named for it, inside
-or beside the model. torch is not imported here."""
+downloader (scripts/fetchlib/catalog.py) installs the fix as the model's own ``vae/``; there its
+config's ``force_upcast: false`` marks it, and so does the model's record in models/manifest.json
+(its ``source`` lists the madebyollin/sdxl-vae-fp16-fix repository, which the catalog only ever
+installs as ``vae/``). Older layouts put it in a folder named for it, inside or beside the model.
+torch is not imported here."""
 
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ from engine.images.placement import vae_tile_size
 #: Folders holding an fp16-safe VAE, inside or beside the model.
 FIXED_VAE_DIRS: Final = ("vae_fp16_fix", "sdxl-vae-fp16-fix")
 _FIX_NAMES: Final = ("fp16-fix", "fp16_fix")
+_FIX_REPO: Final = "madebyollin/sdxl-vae-fp16-fix"
+_MANIFEST: Final = "manifest.json"
 #: What diffusers' AutoencoderKL reads for its tiled decode (diffusers 0.2x-0.3x).
 _TILE_ATTRS: Final = ("tile_sample_min_size", "tile_latent_min_size", "tile_overlap_factor")
 
@@ -45,13 +49,36 @@ def is_fp16_fix_vae(folder: Path) -> bool:
     return any(n in origin for n in _FIX_NAMES)
 
 
+def installed_with_fix_vae(model_folder: Path) -> bool:
+    """Whether models/manifest.json (two or three folders up: models/sdxl/<name>/) records this
+    folder as installed by the downloader with the fp16-fix VAE."""
+    try:
+        target = model_folder.resolve()
+    except OSError:
+        return False
+    for models_dir in list(target.parents)[:3]:
+        try:
+            data = json.loads((models_dir / _MANIFEST).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        records = data.get("models") if isinstance(data, dict) else None
+        for r in records if isinstance(records, list) else ():
+            if not isinstance(r, dict) or _FIX_REPO not in str(r.get("source", "")):
+                continue
+            if (models_dir / str(r.get("path", ""))).resolve() == target:
+                return True
+    return False
+
+
 def find_vae(model_path: Path) -> tuple[Path | None, bool]:
     """(a VAE folder to load instead of the model's own, or None; whether the VAE used is the
     fp16-fix one). The model's own vae/ first (where the downloader installs the fix), then a fix
     VAE folder inside or beside the model; else the model's own VAE, which diffusers upcasts to
     float32 for decoding as its config asks."""
-    if model_path.is_dir() and is_fp16_fix_vae(model_path / "vae"):
-        return None, True
+    own = model_path / "vae"
+    if model_path.is_dir() and _vae_config(own):
+        if is_fp16_fix_vae(own) or installed_with_fix_vae(model_path):
+            return None, True
     base = model_path if model_path.is_dir() else model_path.parent
     for root in (base, base.parent):
         for name in FIXED_VAE_DIRS:
