@@ -3,9 +3,9 @@ otherwise the embedded default, and says which (for /health and the job's detail
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from engine.errors import ModelMissing
 from engine.models import DeviceInfo, InstalledModel, device_info, find_installed, pick, vram_estimate
@@ -16,6 +16,9 @@ STAGE_CHOICES = {
     "images": ("auto", "draft", "sdxl"),
     "narration": ("auto", "embedded", "coqui"),
 }
+#: keep-warm: auto (on when the real models fit a GPU together), on (whenever they fit), off.
+KEEP_WARM_CHOICES = ("auto", "on", "off")
+_KEEP_WARM_ALIASES = {"true": "on", "1": "on", "yes": "on", "false": "off", "0": "off", "no": "off"}
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,8 @@ class BackendChoice:
     #: Whether models stay loaded between jobs, and why (keep-warm asked for and the device has room).
     keep_warm: bool = False
     memory_note: str = "each stage releases its model when it is done: one large model at a time"
+    #: Problems worth fixing (the doctor's, loudest first): logged at start, listed in /health.
+    warnings: tuple[str, ...] = ()
 
     def describe(self) -> dict[str, Any]:
         return {s.stage: asdict(s) for s in self.stages}
@@ -57,6 +62,34 @@ def warm_fits(
     )
 
 
+def keep_warm_mode(value: str | bool) -> str:
+    """auto | on | off from a setting; true/false (and yes/no, 1/0) still mean on/off."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    mode = _KEEP_WARM_ALIASES.get(value.strip().lower(), value.strip().lower())
+    if mode not in KEEP_WARM_CHOICES:
+        raise ValueError(f"keep-warm must be one of {', '.join(KEEP_WARM_CHOICES)}, got {value!r}")
+    return mode
+
+
+def resolve_keep_warm(
+    mode: str | bool, models: Sequence[InstalledModel], device: Callable[[], DeviceInfo]
+) -> tuple[bool, str]:
+    """Whether ``models`` stay loaded between jobs, and the note that says why. ``auto`` keeps them
+    on a GPU that holds them all (so the second job loads nothing); on the CPU it releases them —
+    loading is a small part of a CPU job and the RAM stays the desktop's. ``on`` keeps them
+    wherever they fit. The device is asked (torch imported) only when there are real models."""
+    mode = keep_warm_mode(mode)
+    if mode == "off" or not models:
+        why = "keep-warm off" if mode == "off" else "no real models installed"
+        return False, f"{BackendChoice.memory_note} ({why})"
+    dev = device()
+    if mode == "auto" and not dev.is_gpu:
+        return False, (f"keep-warm auto: off on the CPU; {BackendChoice.memory_note} "
+                       "(--keep-warm on keeps them in RAM)")
+    return warm_fits(models, dev)
+
+
 def _check(stage: str, value: str) -> None:
     if value not in STAGE_CHOICES[stage]:
         raise ValueError(f"{stage} backend must be one of {', '.join(STAGE_CHOICES[stage])}, got {value!r}")
@@ -70,9 +103,13 @@ def choose_backends(
     script: str = "auto",
     images: str = "auto",
     narration: str = "auto",
-    keep_warm: bool = False,
+    keep_warm: str | bool = "auto",
     device: Callable[[], DeviceInfo] = device_info,
+    check: bool = True,
+    folders: Mapping[str, Path] | None = None,
 ) -> BackendChoice:
+    """Each stage's backend. ``check``: also run the doctor's cheap start-up checks into
+    ``warnings`` (``folders``, e.g. {"data": ..., "videos": ...}: where free disk is checked)."""
     from engine.images.placement import scheduler_for_entry
     from engine.images.router import ImageRouter
     from engine.images.sdxl import SDXLSource
@@ -88,9 +125,7 @@ def choose_backends(
     sdxl_model = pick(installed, "sdxl") if images != "draft" else None
     tts_models = [m for m in installed if m.kind == "tts"] if narration != "embedded" else []
     real = [m for m in (llm, sdxl_model, *tts_models) if m is not None]
-    memory_note = BackendChoice.memory_note
-    if keep_warm and real:
-        keep_warm, memory_note = warm_fits(real, device())
+    keep_warm, memory_note = resolve_keep_warm(keep_warm, real, device)
 
     if script == "llama" and llm is None:
         raise ModelMissing(
@@ -151,9 +186,14 @@ def choose_backends(
         ", ".join(str(p) for p in tts.values()) or None,
         None if tts else "python scripts/download_models.py --tts",
     )
-    return BackendChoice(
+    choice = BackendChoice(
         Backends(script=writer, images=router, narration=narrator),
         (script_choice, images_choice, narration_choice),
         keep_warm=keep_warm,
         memory_note=memory_note,
     )
+    if not check:
+        return choice
+    from engine.doctor import startup_warnings
+
+    return replace(choice, warnings=startup_warnings(choice, models_dir=models_dir, folders=folders or {}))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from typing import Sequence
@@ -10,12 +11,25 @@ from aiohttp import web
 
 from engine.errors import EngineError
 from server.app import create_app
-from server.config import config_from
+from server.config import Config, command_from, doctor_setup
+
+
+def doctor(config: Config, as_json: bool) -> int:
+    """Print the doctor's report (a table, or JSON); 0 when the configured backends can run."""
+    from engine.doctor import diagnose, render_table
+
+    report = diagnose(doctor_setup(config))
+    print(json.dumps(report.to_dict(), indent=2) if as_json else render_table(report), flush=True)
+    return report.exit_code
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    config = config_from(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    command = command_from(sys.argv[1:] if argv is None else argv)
+    config = command.config
+    logging.basicConfig(level=logging.WARNING if command.doctor else logging.INFO,
+                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    if command.doctor:
+        return doctor(config, command.json)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     print(
         f"StoryReel backend on http://{config.host}:{config.port}  (videos in {config.videos_dir.resolve()})",

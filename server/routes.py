@@ -158,6 +158,7 @@ async def health(request: web.Request) -> web.Response:
             "backends": choice.describe(),
             "draft_stages": [s.stage for s in choice.stages if not s.real_weights],
             "memory": choice.memory_note,
+            "warnings": list(choice.warnings),  # the doctor's, loudest first (python -m server --doctor)
             "lanes": request.app[services_key].runner.lanes(),
             "disk": request.app[retention_key].disk(),  # bytes used by data/ and videos/, and free
         }
@@ -300,6 +301,7 @@ async def get_models(request: web.Request) -> web.Response:
 
     body = await asyncio.get_running_loop().run_in_executor(None, report)
     body["stages"] = request.app[services_key].backends.describe()
+    body["warnings"] = list(request.app[services_key].backends.warnings)
     return web.json_response(body)
 
 

@@ -27,7 +27,7 @@ def test_env_then_flags() -> None:
         "STORYREEL_KEEP_WARM": "true",
     }
     c = config_from([], env=env)
-    assert c.port == 5050 and c.data_dir == Path("/srv/d") and c.keep_warm
+    assert c.port == 5050 and c.data_dir == Path("/srv/d") and c.keep_warm == "on"  # true still means on
     assert c.cors_origins == ("http://a:1", "http://b:2")
     c = config_from(
         [
@@ -47,8 +47,40 @@ def test_env_then_flags() -> None:
         ],
         env=env,
     )
-    assert c.port == 6000 and c.cors_origins == ("http://c:3", "http://d:4") and not c.keep_warm
+    assert c.port == 6000 and c.cors_origins == ("http://c:3", "http://d:4") and c.keep_warm == "off"
     assert c.videos_dir == Path("/v") and c.models_dir == Path("/m") and c.host == "127.0.0.1"
+
+
+@pytest.mark.parametrize("argv, env, expected", [
+    ([], {}, "auto"),
+    (["--keep-warm", "on"], {}, "on"),
+    (["--keep-warm", "off"], {"STORYREEL_KEEP_WARM": "on"}, "off"),
+    (["--keep-warm"], {}, "on"),  # the old boolean flag
+    (["--no-keep-warm"], {"STORYREEL_KEEP_WARM": "auto"}, "off"),
+    ([], {"STORYREEL_KEEP_WARM": "false"}, "off"),
+    ([], {"STORYREEL_KEEP_WARM": "AUTO"}, "auto"),
+])
+def test_keep_warm_is_auto_on_or_off(argv: list[str], env: dict[str, str], expected: str) -> None:
+    assert config_from(argv, env=env).keep_warm == expected
+
+
+def test_keep_warm_refuses_other_values(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        config_from(["--keep-warm", "sometimes"], env={})
+    assert "auto, on, off" in capsys.readouterr().err
+
+
+def test_doctor_flags() -> None:
+    from server.config import command_from, doctor_setup
+
+    cmd = command_from(["--doctor", "--json", "--models-dir", "/m", "--images-backend", "draft"], env={})
+    assert cmd.doctor and cmd.json and cmd.config.models_dir == Path("/m")
+    assert not command_from([], env={}).doctor
+    setup = doctor_setup(cmd.config)
+    assert setup.models_dir == Path("/m") and setup.images == "draft" and setup.keep_warm == "auto"
+    assert setup.folders == {"data": Path("data"), "videos": Path("videos")}
+    with pytest.raises(SystemExit):
+        command_from(["--json"], env={})  # --json alone means nothing
 
 
 def test_derived_paths() -> None:

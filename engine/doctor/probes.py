@@ -1,0 +1,96 @@
+"""Asking the machine: the NVIDIA driver, llama.cpp's build, torch's CUDA support, ffmpeg and a
+real NVENC encode, espeak-ng, free disk. ``gather(quick=True)`` is the start-up variant: it
+imports no torch (unless something already did), loads llama.cpp only when a card is present,
+and encodes nothing."""
+from __future__ import annotations
+
+import importlib
+import logging
+import shutil
+import sys
+from pathlib import Path
+from typing import Any, Mapping
+
+from engine.doctor.report import DiskRow, Facts, LlamaInfo
+from engine.errors import EngineError
+from engine.models.device import CudaSupport, DeviceInfo, cuda_support, device_info, nvidia_gpus
+
+log = logging.getLogger(__name__)
+
+
+def _llama_cpp() -> Any:
+    try:
+        return importlib.import_module("llama_cpp")
+    except ImportError:
+        return None
+    except (OSError, RuntimeError) as exc:  # the shared library failed to load
+        log.warning("llama_cpp failed to load: %s", exc)
+        return None
+
+
+def llama_info() -> LlamaInfo:
+    """llama-cpp-python's version and whether its build offloads layers to a GPU (CUDA, Metal...)."""
+    llama = _llama_cpp()
+    if llama is None:
+        return LlamaInfo(False, None, None)
+    return LlamaInfo(True, str(getattr(llama, "__version__", "")) or None, _gpu_offload(llama))
+
+
+def _gpu_offload(llama: Any) -> bool:
+    """What llama.cpp's build says (the same call llama_runtime.gpu_layers makes)."""
+    return bool(llama.llama_supports_gpu_offload())
+
+
+def find_ffmpeg() -> tuple[str | None, str | None]:
+    """(path, None) or (None, the error naming the fix)."""
+    from engine.compose.ffmpeg import find_ffmpeg as find
+
+    try:
+        return str(find()), None
+    except EngineError as exc:
+        return None, exc.message
+
+
+def nvenc_usable(ffmpeg: str) -> bool:
+    """A real probe encode through h264_nvenc (the compositor's own probe)."""
+    from engine.compose.ffmpeg import nvenc_works
+
+    return nvenc_works(Path(ffmpeg))
+
+
+def espeak() -> str | None:
+    return shutil.which("espeak-ng") or shutil.which("espeak")
+
+
+def nearest_existing(path: Path) -> Path:
+    """``path`` or its closest existing parent (the data folder is created at first start)."""
+    p = path.expanduser().resolve()
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    return p
+
+
+def disk_free(folders: Mapping[str, Path]) -> tuple[DiskRow, ...]:
+    rows = []
+    for label, folder in folders.items():
+        try:
+            free = shutil.disk_usage(nearest_existing(folder)).free
+        except OSError:
+            free = 0
+        rows.append(DiskRow(label, str(folder), int(free)))
+    return tuple(rows)
+
+
+def gather(folders: Mapping[str, Path], *, quick: bool, want_llama: bool = True) -> Facts:
+    """Everything the doctor needs to know about this machine. ``quick``: the start-up check."""
+    gpus = nvidia_gpus()
+    llama = llama_info() if want_llama and (gpus or not quick) else LlamaInfo(None, None, None)
+    cuda: CudaSupport | None = None
+    device: DeviceInfo | None = None
+    if not quick or "torch" in sys.modules:
+        cuda = cuda_support()
+        device = device_info()
+    ffmpeg, ffmpeg_error = find_ffmpeg()
+    nvenc = nvenc_usable(ffmpeg) if ffmpeg is not None and not quick else None
+    return Facts(gpus, llama, cuda, device, ffmpeg, ffmpeg_error, nvenc, espeak(), disk_free(folders),
+                 sys.platform)
