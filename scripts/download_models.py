@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Fetch the models StoryReel runs on, once, into models/ — then work offline forever.
 
-This is the only StoryReel code that touches the network. Standard library only, so it runs
-before anything is installed.
+This is the only StoryReel code that touches the network. Files on the Hugging Face hub are fetched
+with huggingface_hub (installed with StoryReel; it honours HF_ENDPOINT and HF_TOKEN / `hf auth
+login`); --list, --dry-run and --verify need only the standard library.
 
     python scripts/download_models.py --list                  # catalog and profiles
     python scripts/download_models.py --profile lite --dry-run
@@ -11,10 +12,10 @@ before anything is installed.
     python scripts/download_models.py --verify [--fix]        # re-hash what models/manifest.json lists
 
 Profiles: lite (8 GB cards), standard (12-16 GB), quality (standard + XTTS v2); "auto" (the
-default) reads the card's memory with nvidia-smi. Downloads resume (``*.part`` + HTTP Range),
-only the needed files are fetched (fp16 safetensors, no other variants), every file is checked
-against a sha256 (pinned in the catalog, or the hub's own LFS sha256) and models/manifest.json
-records name, kind, path, size, sha256, licence and recommended settings.
+default) reads the card's memory with nvidia-smi. Only the needed files are fetched (fp16
+safetensors, no other variants); a cut connection is resumed (HTTP Range); every file is checked
+against a sha256 (pinned in the catalog, or the hub's own LFS sha256) before it is moved into
+place, and models/manifest.json records name, kind, path, size, sha256, licence and settings.
 """
 from __future__ import annotations
 
@@ -81,9 +82,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                    help="the Hugging Face hub or a mirror (default: $HF_ENDPOINT or https://huggingface.co)")
     p.add_argument("--github-url", default="https://github.com", help="where GitHub release assets come from")
     p.add_argument("--catalog", type=Path, help="a JSON file adding models/profiles to the built-in catalog")
-    p.add_argument("--retries", type=int, default=5)
+    p.add_argument("--retries", type=int, default=5,
+                   help="for files off the hub (huggingface_hub retries hub transfers itself)")
     p.add_argument("--retry-wait", type=float, default=2.0, help="seconds; grows with each retry")
-    p.add_argument("--timeout", type=float, default=60.0, help="socket timeout in seconds")
+    p.add_argument("--timeout", type=float, default=60.0,
+                   help="seconds to wait for the hub's metadata and for other hosts (hub transfers: "
+                        "$HF_HUB_DOWNLOAD_TIMEOUT)")
     return p.parse_args(argv)
 
 
@@ -167,7 +171,7 @@ def _fetch_all(entries: Sequence[cat.ModelEntry], args: argparse.Namespace, host
         if pm.installed:
             continue
         try:
-            record = inst.install(pm, args.models_dir, opts)
+            record = inst.install(pm, args.models_dir, hosts, opts)
             print(f"  installed {record['name']} -> models/{record['path']} ({human(record['size_bytes'])})")
         except FetchError as exc:
             print(f"error: {pm.entry.name}: {exc}", file=sys.stderr)

@@ -1,19 +1,21 @@
-"""Plan, fetch, unpack, record and verify models. Standard library only."""
+"""Plan, fetch, unpack, record and verify models. Standard library only, except that hub files are
+fetched through fetchlib.hub (huggingface_hub, imported when a hub file is probed or fetched)."""
 from __future__ import annotations
 
 import datetime as _dt
 import json
 import logging
+import os
 import shutil
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, TextIO
+from typing import Any
 
 from engine.tempnames import atomic_folder, resume_part_path
-from fetchlib import manifest
+from fetchlib import hub, manifest
 from fetchlib.catalog import ModelEntry, RemoteFile
-from fetchlib.transfer import ChecksumMismatch, FetchError, fetch, git_blob_sha1, human, probe, sha256_of
+from fetchlib.transfer import ChecksumMismatch, FetchError, fetch_url, git_blob_sha1, human, sha256_of
 
 log = logging.getLogger(__name__)
 
@@ -82,17 +84,18 @@ def _dest(models_dir: Path, entry: ModelEntry, f: RemoteFile) -> Path:
     return root / f.local if f.local else root
 
 
-def _on_disk(dest: Path) -> int:
+def _on_disk(dest: Path, resumable: bool) -> int:
     if dest.is_file():
         return dest.stat().st_size
     part = resume_part_path(dest)
-    return part.stat().st_size if part.is_file() else 0
+    return part.stat().st_size if resumable and part.is_file() else 0
 
 
 def plan(entry: ModelEntry, models_dir: Path, hosts: Hosts, *, offline: bool, force: bool = False,
          timeout: float = 30.0) -> PlannedModel:
     """What fetching ``entry`` involves. ``offline`` (dry run) uses catalog sizes only; otherwise each
-    file is probed (HEAD) for its exact size and the hub's checksum."""
+    hub file's exact size and checksum are read from the hub (huggingface_hub's HEAD). A file that
+    lives elsewhere keeps its catalog size until it arrives."""
     record = manifest.find(models_dir, entry.name)
     installed = bool(record) and not force and manifest.files_present(models_dir, record or {})
     files = []
@@ -101,24 +104,23 @@ def plan(entry: ModelEntry, models_dir: Path, hosts: Hosts, *, offline: bool, fo
         dest = _dest(models_dir, entry, f)
         size, sha, blob = (f.size if f.sha256 else None), f.sha256, None
         # offline (dry run) we can only say where the checksum will come from
-        source = "catalog" if f.sha256 else ("hub" if offline and f.host == "hf" else "computed")
-        if not offline and not installed:
-            meta = probe(url, timeout=timeout)
+        source = "catalog" if f.sha256 else ("hub" if f.host == "hf" else "computed")
+        if not offline and not installed and f.host == "hf":
+            meta = hub.probe(f, hosts.hub_url, timeout)
             if f.sha256 and meta.sha256 and meta.sha256 != f.sha256:
                 raise ChecksumMismatch(
                     f"{entry.name}: the hub now reports sha256 {meta.sha256} for {f.remote}, but the catalog "
                     f"pins {f.sha256}; the file changed upstream — refusing it (update the catalog entry "
                     "or pass your own with --catalog)")
             if f.sha256 and meta.size is not None and meta.size != f.size:
-                raise ChecksumMismatch(f"{entry.name}: {f.remote} is {meta.size} bytes on the server, "
+                raise ChecksumMismatch(f"{entry.name}: {f.remote} is {meta.size} bytes on the hub, "
                                        f"the catalog pins {f.size}; refusing it")
             size = meta.size if meta.size is not None else size
-            if not sha and meta.sha256:
-                sha, source = meta.sha256, "hub"
-            if meta.git_sha1:
-                blob = meta.git_sha1
-                source = "catalog" if f.sha256 else "hub"
-        have = 0 if installed else _on_disk(dest)
+            sha = sha or meta.sha256
+            blob = meta.git_sha1
+            if not sha and not blob:
+                source = "computed"
+        have = 0 if installed else _on_disk(dest, resumable=f.host != "hf")
         files.append(PlannedFile(f, url, dest, size, sha, source, blob, have))
     return PlannedModel(entry, tuple(files), installed)
 
@@ -178,25 +180,47 @@ def _coqui_paths(root: Path) -> None:
         cfg_path.write_text(json.dumps(cfg, indent=2), encoding="utf-8")
 
 
-def _fetch_file(pf: PlannedFile, opts: Options, stream: TextIO | None, label: str) -> tuple[int, str]:
+def _check(path: Path, pf: PlannedFile) -> tuple[str | None, str]:
+    """(why ``path`` is not the file ``pf`` expects or None, its sha256)."""
+    size, digest = path.stat().st_size, sha256_of(path)
+    if pf.size is not None and size != pf.size:
+        return f"got {size} bytes, expected {pf.size}", digest
+    if pf.sha256 and digest != pf.sha256:
+        return f"sha256 {digest} does not match the expected {pf.sha256}", digest
+    if pf.git_sha1 and (blob := git_blob_sha1(path)) != pf.git_sha1:
+        return f"git blob id {blob} does not match the hub's {pf.git_sha1}", digest
+    return None, digest
+
+
+def _fetch_file(pf: PlannedFile, models_dir: Path, hosts: Hosts, opts: Options,
+                label: str) -> tuple[int, str]:
     """(size, sha256) of ``pf.dest`` after making sure it is present and matches."""
-    if pf.dest.is_file() and (pf.size is None or pf.dest.stat().st_size == pf.size):
-        digest = sha256_of(pf.dest)
-        ok = (not pf.sha256 or digest == pf.sha256) and \
-            (not pf.git_sha1 or git_blob_sha1(pf.dest) == pf.git_sha1)
-        if ok:
+    if pf.dest.is_file():
+        problem, digest = _check(pf.dest, pf)
+        if problem is None:
             return pf.dest.stat().st_size, digest
-        log.warning("%s does not match its checksum; fetching it again", pf.dest)
+        log.warning("%s: %s; fetching it again", pf.dest, problem)
         pf.dest.unlink()
-    got = fetch(pf.url, pf.dest, size=pf.size, sha256=pf.sha256, git_sha1=pf.git_sha1, retries=opts.retries,
-                retry_wait=opts.retry_wait, timeout=opts.timeout, label=label, stream=stream)
-    if got.resumed_from:
-        log.info("%s: resumed from %s", pf.dest.name, human(got.resumed_from))
-    return got.size, got.sha256
+    downloads = models_dir / DOWNLOADS
+    if pf.file.host == "hf":
+        got = hub.download(pf.file, downloads, hosts.hub_url, opts.timeout)
+    else:
+        got = fetch_url(pf.url, pf.dest, retries=opts.retries, retry_wait=opts.retry_wait,
+                        timeout=opts.timeout, label=label).path
+    problem, digest = _check(got, pf)
+    if problem:
+        got.unlink(missing_ok=True)
+        if pf.file.host == "hf":
+            hub.forget(downloads, pf.file)
+        raise ChecksumMismatch(f"{label}: {problem}; the download was deleted and nothing was installed")
+    if got != pf.dest:
+        pf.dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(got, pf.dest)
+        resume_part_path(pf.dest).unlink(missing_ok=True)  # what the urllib downloader before 0.2 left
+    return pf.dest.stat().st_size, digest
 
 
-def install(pm: PlannedModel, models_dir: Path, opts: Options,
-            stream: TextIO | None = None) -> dict[str, Any]:
+def install(pm: PlannedModel, models_dir: Path, hosts: Hosts, opts: Options) -> dict[str, Any]:
     """Fetch what is missing, unpack, verify, and record the model in the manifest. Returns the record."""
     e = pm.entry
     if pm.installed and not opts.force:
@@ -207,7 +231,7 @@ def install(pm: PlannedModel, models_dir: Path, opts: Options,
     records: list[dict[str, Any]] = []
     archive: dict[str, Any] | None = None
     for pf in pm.files:
-        size, digest = _fetch_file(pf, opts, stream, pf.dest.relative_to(models_dir).as_posix())
+        size, digest = _fetch_file(pf, models_dir, hosts, opts, pf.dest.relative_to(models_dir).as_posix())
         if pf.file.unpack:
             with atomic_folder(root) as tmp:
                 _safe_extract(pf.dest, tmp)
@@ -216,6 +240,7 @@ def install(pm: PlannedModel, models_dir: Path, opts: Options,
         else:
             records.append({"path": pf.dest.relative_to(models_dir).as_posix(), "size": size,
                             "sha256": digest, "sha256_source": pf.sha256_source})
+    hub.tidy(models_dir / DOWNLOADS, tuple(f for f in e.files if f.host == "hf"))
     if e.post == "coqui_paths":
         _coqui_paths(root)
     if archive is not None:
