@@ -428,6 +428,11 @@ def test_checksum_mismatch_is_refused(hub: FakeHub, tmp_path: Path,
     assert not (models / "manifest.json").exists()
     assert find_installed(models) == ()
 
+    hub.add("acme/tiny-GGUF", "tiny-Q4_K_M.gguf", GGUF)  # the mirror is fixed: the next run fetches it again
+    assert run(hub, models, write_catalog(tmp_path), "--llm", "--profile", "tiny") == 0
+    assert (models / "llm/tiny-Q4_K_M.gguf").read_bytes() == GGUF
+    assert len(hub.gets(f"/cdn/{sha256(GGUF)}")) == 2
+
 
 def test_a_small_file_is_checked_against_its_git_blob_id(hub: FakeHub, tmp_path: Path,
                                                          capsys: pytest.CaptureFixture[str]) -> None:

@@ -83,13 +83,6 @@ def download(f: RemoteFile, downloads: Path, endpoint: str, timeout: float) -> P
     return Path(got)
 
 
-def forget(downloads: Path, f: RemoteFile) -> None:
-    """Drop ``f``'s staged copy and huggingface_hub's record of it (after a refused checksum)."""
-    local_dir = staging_dir(downloads, f)
-    (local_dir / f.remote).unlink(missing_ok=True)
-    (local_dir / ".cache" / "huggingface" / "download" / f"{f.remote}.metadata").unlink(missing_ok=True)
-
-
 def tidy(downloads: Path, files: tuple[RemoteFile, ...]) -> None:
     """Remove the staging folders of ``files`` (their files have been moved out) and empty parents."""
     for f in files:

@@ -209,9 +209,7 @@ def _fetch_file(pf: PlannedFile, models_dir: Path, hosts: Hosts, opts: Options,
                         timeout=opts.timeout, label=label).path
     problem, digest = _check(got, pf)
     if problem:
-        got.unlink(missing_ok=True)
-        if pf.file.host == "hf":
-            hub.forget(downloads, pf.file)
+        got.unlink(missing_ok=True)  # (huggingface_hub's note of a file that is gone is ignored)
         raise ChecksumMismatch(f"{label}: {problem}; the download was deleted and nothing was installed")
     if got != pf.dest:
         pf.dest.parent.mkdir(parents=True, exist_ok=True)
