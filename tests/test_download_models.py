@@ -569,6 +569,20 @@ def test_a_missing_file_or_repo_names_the_fix(hub: FakeHub, tmp_path: Path,
     assert hub.gets() == []
 
 
+def test_offline_mode_left_on_in_the_shell_is_named(hub: FakeHub, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """StoryReel's own processes run with HF_HUB_OFFLINE=1; a shell that exported it says so."""
+    import huggingface_hub.constants as c
+
+    serve_all(hub)
+    monkeypatch.setattr(c, "HF_HUB_OFFLINE", True)  # what HF_HUB_OFFLINE=1 at import time gives
+    assert run(hub, tmp_path / "models", write_catalog(tmp_path), "--llm", "--profile", "tiny") == 1
+    err = capsys.readouterr().err
+    assert "huggingface_hub is in offline mode" in err and "HF_HUB_OFFLINE=0" in err
+    assert hub.log == []
+
+
 def test_an_unreachable_hub_says_so(hf_env: None, tmp_path: Path,
                                     capsys: pytest.CaptureFixture[str]) -> None:
     with socket.socket() as s:  # a port on 127.0.0.1 that nothing listens on
