@@ -132,9 +132,7 @@ def choose_backends(
             f"No GGUF language model in {models_dir / 'llm'} — run python scripts/download_models.py --llm"
         )
     if llm is not None:
-        writer: Any = LlamaWriter(
-            llm.path, chat_format=llm.settings.get("chat_format"), keep_loaded=keep_warm
-        )
+        writer: Any = LlamaWriter.from_settings(llm.path, llm.settings, keep_loaded=keep_warm)
         script_choice = StageChoice("script", writer.name, True, str(llm.path), None)
     else:
         writer = DraftWriter()

@@ -6,17 +6,20 @@ missing, corrupt and oversized files. Jobs are kept tiny: the model runs ~10 tok
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
 
 from engine.contracts import ScriptWriter
-from engine.errors import JobCancelled, ModelFailed, ModelMissing
+from engine.errors import GPUFailed, JobCancelled, ModelFailed, ModelMissing
 from engine.progress import StageProgress
-from engine.script import llama_runtime
+from engine.script import llama_runtime, llama_schema
+from engine.script.grammar_sampler import ConstrainedSampler, Sampling
+from engine.script.llama_generate import PieceDecoder
 from engine.script.length import word_budget
 from engine.script.llama import LlamaWriter, TokenMeter
 from engine.script.speakable import speakable
@@ -225,3 +228,192 @@ def test_a_model_too_big_for_memory_is_refused_before_loading(tmp_path: Path) ->
     with pytest.raises(ModelFailed) as err:
         LlamaWriter(huge, n_gpu_layers=0).write(_spec(), progress=Recorder().progress())
     assert "huge-70b-q8_0.gguf" in err.value.message and "too big" in err.value.message
+
+
+# -- the manifest's settings, the GPU build check, CUDA errors ----------------------------------
+
+
+def test_manifest_settings_reach_llama_cpp(gguf: Path) -> None:
+    """The manifest's llama settings (what scripts/fetchlib/catalog.py writes) reach the Llama
+    object and the native sampler chain, and a script still comes out valid under a repeat penalty."""
+    import llama_cpp
+
+    settings = {
+        "chat_format": "gemma", "n_ctx": 5120, "n_gpu_layers": 0,
+        "temperature": 0.7, "top_k": 30, "top_p": 0.9, "repeat_penalty": 1.1, "mirostat": 2,
+    }
+    writer = LlamaWriter.from_settings(gguf, settings, keep_loaded=True)
+    assert writer.sampling == Sampling(temperature=0.7, top_k=30, top_p=0.9, repeat_penalty=1.1)
+    try:
+        script = writer.write(_spec(scenes=1, minutes=0.1), progress=Recorder().progress())
+        assert len(script.scenes) == 1 and script.scenes[0].narration
+        loaded = writer._kept
+        assert loaded is not None
+        assert loaded.llm.n_ctx() == 5120  # the manifest's context, not the plan's own 2048-3584
+        assert loaded.llm.model_params.n_gpu_layers == 0 and loaded.gpu_layers == 0
+        assert loaded.chat_format == "gemma"
+        # CPU layers: flash attention stays off (llama-cpp-python's default would be off too)
+        assert not loaded.flash_attn
+        assert loaded.llm.context_params.flash_attn_type == llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
+        schema = llama_schema.more_schema([5])
+        with ConstrainedSampler(loaded.llm, schema, sampling=writer.sampling, seed=1) as sampler:
+            assert sampler.chain_names() == ["penalties", "top-k", "top-p", "temp", "dist"]
+        with ConstrainedSampler(loaded.llm, schema, sampling=Sampling(temperature=0), seed=1) as sampler:
+            assert sampler.chain_names() == ["greedy"]
+    finally:
+        writer.close()
+    assert writer._kept is None
+
+
+def test_flash_attention_only_with_layers_on_a_gpu() -> None:
+    assert llama_runtime.flash_attention(-1, True) and llama_runtime.flash_attention(20, True)
+    assert not llama_runtime.flash_attention(0, True)
+    assert not llama_runtime.flash_attention(-1, False) and not llama_runtime.flash_attention(-1, None)
+
+
+def test_bad_manifest_values_are_ignored_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    s = llama_runtime.LlamaSettings.from_mapping(
+        {"temperature": "hot", "top_k": 2.5, "top_p": 1.5, "repeat_penalty": 1.2, "n_ctx": 8192,
+         "n_gpu_layers": -1, "chat_format": None}
+    )
+    assert s == llama_runtime.LlamaSettings(-1, 8192, None, Sampling(repeat_penalty=1.2))
+    warned = " ".join(r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+    assert "temperature" in warned and "top_k" in warned and "top_p" in warned
+    assert llama_runtime.LlamaSettings.from_mapping({}) == llama_runtime.LlamaSettings()
+
+
+def test_a_cuda_card_without_a_gpu_build_is_warned_about_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import llama_cpp
+
+    offload = llama_runtime.gpu_offload_supported()
+    assert offload is bool(llama_cpp.llama_supports_gpu_offload())
+    asked: list[bool] = []
+
+    def card() -> bool:
+        asked.append(True)
+        return True
+
+    junk = tmp_path / "junk.gguf"  # the check runs before the load; the load then fails
+    junk.write_bytes(b"GGUF" + b"\x00" * 64)
+    writer = LlamaWriter(junk, cuda_present=card)
+    for _ in range(2):
+        with pytest.raises(ModelFailed):
+            writer.write(_spec(), progress=Recorder().progress())
+    loud = [r for r in caplog.records if llama_runtime.NO_GPU_BUILD in r.getMessage()]
+    if offload:
+        assert not loud and not asked  # a GPU build: nothing to say, no card probe
+    else:
+        assert len(loud) == 1 and loud[0].levelname == "WARNING" and len(asked) == 1
+        assert "make gpu" in loud[0].getMessage() and "junk.gguf" in loud[0].getMessage()
+    # a writer told to stay on the CPU does not ask
+    asked.clear()
+    with pytest.raises(ModelFailed):
+        LlamaWriter(junk, n_gpu_layers=0, cuda_present=card).write(_spec(), progress=Recorder().progress())
+    assert not asked
+
+
+# -- the native sampling loop -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def loaded(gguf: Path) -> Iterator[llama_runtime.Loaded]:
+    model = llama_runtime.load(gguf, n_ctx=2048, n_gpu_layers=0, chat_format="gemma")
+    yield model
+    llama_runtime.release(model)
+
+
+MORE = [{"role": "user", "content": "Continue the story of the lighthouse keeper in JSON."}]
+
+
+def test_constrained_answers_are_valid_built_piece_by_piece_and_seeded(loaded: llama_runtime.Loaded) -> None:
+    schema = llama_schema.more_schema([6])
+    pieces: list[str] = []
+    first = llama_runtime.stream(loaded, MORE, schema, max_tokens=200, seed=5, on_piece=pieces.append)
+    assert first.finish == "stop"  # the grammar closed the object and the model ended its turn
+    texts, problems = llama_schema.read_more(first.text, [6])
+    assert texts and not [p for p in problems if p.fatal]
+    assert 5 <= len(texts[0].split()) <= 10  # the grammar's word range for 6 words
+    # one piece per generated token; joined, they are exactly what llama.cpp detokenizes
+    stats = first.stats
+    assert len(pieces) == stats.tokens and "".join(pieces) == first.text
+    llm = loaded.llm
+    answer_tokens = llm.input_ids[stats.prompt_tokens: llm.n_tokens].tolist()
+    assert len(answer_tokens) == stats.tokens  # every emitted token was decoded, in order
+    assert llm.detokenize(answer_tokens).decode("utf-8") == first.text
+    assert stats.decode_s > 0 and stats.sample_s > 0 and stats.loop_s >= stats.decode_s + stats.sample_s
+    assert 0 <= stats.rejected < stats.tokens
+    # the prompt is reused from the KV cache (all but its last token); the same seed on the same
+    # path draws the same answer (the first run evaluated the prompt in one batch: its last logits
+    # may differ in the last bits, so runs 2 and 3 are compared)
+    runs = [
+        llama_runtime.stream(loaded, MORE, schema, max_tokens=200, seed=5, on_piece=lambda p: None)
+        for _ in range(2)
+    ]
+    assert all(r.stats.reused_tokens == stats.prompt_tokens - 1 for r in runs)
+    assert runs[0].text == runs[1].text and json.loads(runs[0].text)["continuations"][0]["text"]
+
+
+def test_an_answer_stops_at_max_tokens(loaded: llama_runtime.Loaded) -> None:
+    answer = llama_runtime.stream(
+        loaded, MORE, llama_schema.more_schema([40]), max_tokens=12, seed=1, on_piece=lambda p: None
+    )
+    assert answer.finish == "length" and answer.stats.tokens == 12
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(answer.text)
+
+
+def test_pieces_join_multibyte_characters_split_across_tokens(loaded: llama_runtime.Loaded) -> None:
+    import llama_cpp
+
+    text = "Café naïve — 東京の灯台 🌊🕯️ end"
+    tokens = loaded.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+    decoder = PieceDecoder(llama_cpp.llama_model_get_vocab(loaded.llm.model))
+    partial = [decoder.text(t) for t in tokens]
+    assert "".join(partial) + decoder.flush() == text
+    assert any(p == "" for p in partial) or len(tokens) < len(text.encode("utf-8"))
+
+
+def test_cuda_errors_inside_generation_become_model_failures_with_a_hint(
+    loaded: llama_runtime.Loaded,
+) -> None:
+    """A CUDA RuntimeError raised while tokens are produced (here from the per-token callback, where
+    llama.cpp's own errors also surface) is worded by engine.models.cuda_errors."""
+
+    def fault(piece: str) -> None:
+        raise RuntimeError("CUDA error: an illegal memory access was encountered")
+
+    schema = llama_schema.more_schema([5])
+    with pytest.raises(GPUFailed) as err:
+        llama_runtime.stream(loaded, MORE, schema, max_tokens=20, seed=1, on_piece=fault)
+    assert isinstance(err.value, ModelFailed) and "script model" in err.value.message
+    assert "illegal memory access" in err.value.message
+
+    def other(piece: str) -> None:
+        raise RuntimeError("llama_decode returned 1")
+
+    with pytest.raises(ModelFailed) as plain:
+        llama_runtime.stream(loaded, MORE, schema, max_tokens=20, seed=1, on_piece=other)
+    assert not isinstance(plain.value, GPUFailed) and "llama_decode returned 1" in plain.value.message
+
+
+def test_the_manifest_settings_reach_the_writer_through_backend_choice(tmp_path: Path, gguf: Path) -> None:
+    """models/manifest.json -> InstalledModel.settings -> LlamaWriter (the catalog's vocabulary)."""
+    from engine.backends import choose_backends
+
+    models = tmp_path / "models"
+    (models / "llm").mkdir(parents=True)
+    (models / "llm" / "story.gguf").symlink_to(gguf)
+    settings = {"chat_format": "gemma", "n_ctx": 8192, "n_gpu_layers": 0, "temperature": 0.8, "top_p": 0.9,
+                "repeat_penalty": 1.1}
+    record = {"name": "story", "kind": "llm", "path": "llm/story.gguf", "settings": settings}
+    (models / "manifest.json").write_text(json.dumps({"models": [record]}), encoding="utf-8")
+    choice = choose_backends(
+        models_dir=models, stock_dir=tmp_path / "stock", manual_roots=(), script="llama", images="draft",
+        narration="embedded", keep_warm=False, check=False,
+    )
+    writer = choice.backends.script
+    assert isinstance(writer, LlamaWriter)
+    assert (writer.n_ctx, writer.n_gpu_layers, writer.chat_format) == (8192, 0, "gemma")
+    assert writer.sampling == Sampling(temperature=0.8, top_p=0.9, repeat_penalty=1.1)

@@ -6,7 +6,8 @@ context. Every answer is grammar-constrained JSON, validated, and retried with f
 number of times. Scenes that come out short are continued, a bounded number of rounds; a script
 that is over its budget is trimmed at sentence boundaries, so the final word count lands within
 ±10% of the target or the job fails with a clear error. The model is loaded for the stage and
-released after it unless ``keep_loaded``."""
+released after it unless ``keep_loaded``. ``LlamaWriter.from_settings`` takes the manifest's
+settings for the GGUF (layers on the GPU, context, chat format, sampling)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 from engine.contracts import Progress, Script
 from engine.errors import ModelFailed
@@ -37,6 +38,7 @@ from engine.script.llama_plan import (
     scene_label,
 )
 from engine.script.finish import DraftScene, finish, merge_sheet
+from engine.script.grammar_sampler import Sampling
 from engine.script.length import WordBudget, trim_to_budget, word_budget
 from engine.script.speakable import speakable, word_count
 from engine.spec import JobSpec
@@ -59,6 +61,8 @@ class LlamaWriter:
         max_retries: int = 2,
         n_threads: int | None = None,
         call_words: int = CALL_WORDS,
+        sampling: Sampling = Sampling(),
+        cuda_present: Callable[[], bool] = runtime.cuda_card_present,
     ) -> None:
         self.model_path = Path(model_path)
         self.n_gpu_layers = n_gpu_layers
@@ -68,15 +72,34 @@ class LlamaWriter:
         self.max_retries = max(0, max_retries)
         self.n_threads = n_threads
         self.call_words = max(50, call_words)
+        self.sampling = sampling
         self.name = f"llama.cpp: {self.model_path.name}"
         self._lock = threading.Lock()
         self._kept: runtime.Loaded | None = None
+        self._cuda_present = cuda_present
+        self._gpu_checked = False
+
+    @classmethod
+    def from_settings(cls, model_path: Path, settings: Mapping[str, Any], **kwargs: Any) -> "LlamaWriter":
+        """A writer with the manifest's settings for this GGUF (``InstalledModel.settings``):
+        n_gpu_layers, n_ctx, chat_format, temperature, top_k, top_p, min_p, repeat_penalty."""
+        s = runtime.LlamaSettings.from_mapping(settings)
+        return cls(
+            model_path,
+            n_gpu_layers=s.n_gpu_layers,
+            chat_format=s.chat_format,
+            n_ctx=s.n_ctx,
+            sampling=s.sampling,
+            **kwargs,
+        )
 
     # -- the stage ---------------------------------------------------------------------------
     def write(self, spec: JobSpec, *, progress: Progress, words_per_minute: float = 150.0) -> Script:
         progress.check_cancelled()
         budget = word_budget(spec.num_scenes, spec.duration_minutes, words_per_minute)
         calls = plan_calls(budget, call_words=self.call_words, n_ctx=self.n_ctx)
+        if self.n_ctx and calls.n_ctx > self.n_ctx:
+            log.info("this script needs a %d-token context, more than the configured %d", calls.n_ctx, self.n_ctx)
         started = time.monotonic()
         with self._lock:
             progress(0.0, f"Loading the language model {self.model_path.name}")
@@ -124,12 +147,18 @@ class LlamaWriter:
                 f"The prompt for {self.model_path.name} does not fit its {loaded.n_ctx}-token context; "
                 "set a larger n_ctx for this model or ask for fewer scenes."
             )
-        text, reason = runtime.stream(
-            loaded, messages, schema, max_tokens=min(max_tokens, room), seed=seed, on_piece=meter.piece
+        answer = runtime.stream(
+            loaded,
+            messages,
+            schema,
+            max_tokens=min(max_tokens, room),
+            seed=seed,
+            on_piece=meter.piece,
+            sampling=self.sampling,
         )
-        if reason == "length":
+        if answer.finish == "length":
             log.info("answer stopped at the token limit (%d tokens)", min(max_tokens, room))
-        return text
+        return answer.text
 
     # -- internals ---------------------------------------------------------------------------
     def _acquire(self, n_ctx: int) -> runtime.Loaded:
@@ -138,6 +167,7 @@ class LlamaWriter:
             return kept
         if kept is not None:
             self._drop(kept)
+        self._check_gpu_build()
         loaded = runtime.load(
             self.model_path,
             n_ctx=n_ctx,
@@ -148,6 +178,19 @@ class LlamaWriter:
         if self.keep_loaded:
             self._kept = loaded
         return loaded
+
+    def _check_gpu_build(self) -> None:
+        """Once per writer: a CUDA card that llama.cpp cannot use is said loudly (the script then
+        runs on the CPU, several times slower)."""
+        if self._gpu_checked:
+            return
+        self._gpu_checked = True
+        if self.n_gpu_layers == 0 or runtime.gpu_offload_supported() is not False:
+            return
+        if self._cuda_present():
+            log.warning(
+                "%s (the script model %s runs on the CPU)", runtime.NO_GPU_BUILD, self.model_path.name
+            )
 
     def _drop(self, loaded: runtime.Loaded) -> None:
         runtime.release(loaded)

@@ -5,7 +5,7 @@ tokens generated against the expected count."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Final, Sequence
 
 from engine.contracts import Progress
@@ -44,6 +44,16 @@ def answer_tokens(words: int, scenes: int) -> int:
 
 
 def plan_calls(budget: WordBudget, *, call_words: int = CALL_WORDS, n_ctx: int | None = None) -> CallPlan:
+    """The answers a job needs and the context that holds them: the plan's own size (2048-32768),
+    or ``n_ctx`` (the manifest's) when that is at least as large, so a kept model is not reloaded
+    for every job and its memory use is the one the manifest states."""
+    plan = _plan(budget, call_words)
+    if n_ctx and n_ctx >= plan.n_ctx:
+        plan = replace(plan, n_ctx=n_ctx)
+    return plan
+
+
+def _plan(budget: WordBudget, call_words: int) -> CallPlan:
     first = tuple(min(w, call_words) for w in budget.scene_targets)
     n = len(first)
     single = sum(first) <= call_words and n <= BATCH_SCENES
@@ -69,7 +79,7 @@ def plan_calls(budget: WordBudget, *, call_words: int = CALL_WORDS, n_ctx: int |
     )
     outline = 0 if single else n * 120 + SHEET_TOKENS  # written once, then shown (shorter) to every batch
     needed = INSTRUCTION_TOKENS + outline + max(first_pass, more) + prompts.ECHO_CHARS // 2
-    ctx = n_ctx or min(32768, max(2048, int(math.ceil(needed / 512.0)) * 512))
+    ctx = min(32768, max(2048, int(math.ceil(needed / 512.0)) * 512))
     expected = budget.target * TOKENS_PER_WORD + n * SCENE_OVERHEAD[0] + (0 if single else n * 45 + 100)
     return CallPlan(single, tuple(batches), first, ctx, expected)
 
@@ -91,7 +101,7 @@ class TokenMeter:
         self.progress.check_cancelled()
         self.done += 1
         self._answer.append(text)
-        if self.done % 4 == 0:
+        if self.done % 16 == 0:  # the label joins the answer so far: not on every token
             fraction = 0.05 + 0.9 * min(1.0, self.done / max(1.0, self.expected))
             self.progress(fraction, self.label("".join(self._answer)))
 
