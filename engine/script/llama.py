@@ -99,7 +99,7 @@ class LlamaWriter:
         budget = word_budget(spec.num_scenes, spec.duration_minutes, words_per_minute)
         calls = plan_calls(budget, call_words=self.call_words, n_ctx=self.n_ctx)
         if self.n_ctx and calls.n_ctx > self.n_ctx:
-            log.info("this script needs a %d-token context, more than the configured %d", calls.n_ctx, self.n_ctx)
+            log.info("this script needs a %d-token context (%d configured)", calls.n_ctx, self.n_ctx)
         started = time.monotonic()
         with self._lock:
             progress(0.0, f"Loading the language model {self.model_path.name}")
