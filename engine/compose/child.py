@@ -7,7 +7,8 @@ the event loop, and a low-priority thread holding the lock while descheduled sta
 its own; the parent only relays progress. A crash inside the compositor (or its memory) also
 stays in the child.
 
-Protocol: ``python -m engine.compose TIMELINE.json -o OUT.mp4 --events`` writes one JSON object
+Protocol: ``python -m engine.compose TIMELINE.json -o OUT.mp4 --events`` (or ``--stream``, the
+timeline arriving on stdin as it grows, one ``{"timeline", "final"}`` object a line) writes one JSON object
 per line on stdout — ``{"event": "progress", "fraction", "message"}``, ``{"event": "note",
 "line"}``, then ``{"event": "done", "path"}`` or ``{"event": "error", "kind", "message"}`` — and
 treats SIGTERM as a cancel (ffmpeg killed, partial files removed, exit 130). If the parent dies
@@ -28,6 +29,7 @@ import threading
 from pathlib import Path
 from typing import Any, Final
 
+from engine.compose.timeline import Timeline
 from engine.errors import BadInput, EngineError, JobCancelled, RenderFailed
 from engine.progress import StageProgress, SubProgress
 
@@ -53,58 +55,123 @@ def cancel_on_sigterm(cancel: threading.Event) -> None:
 
 
 def render_in_child(timeline_json: Path, out: Path, *, progress: Progress,
-                    ffmpeg: Path | str | None = None) -> Path:
+                    ffmpeg: Path | str | None = None, workers: int | None = None) -> Path:
     """Render the timeline saved at ``timeline_json`` to ``out`` in a child Python process,
     relaying its progress to ``progress`` and cancelling it when ``progress.cancel`` is set.
     Raises what ``render()`` would (BadInput, RenderFailed, JobCancelled)."""
-    argv = [sys.executable, "-m", "engine.compose", str(timeline_json), "-o", str(out), "--events"]
-    if ffmpeg is not None:
-        argv += ["--ffmpeg", str(ffmpeg)]
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(_ROOT), *filter(None, [env.get("PYTHONPATH")])])
-    try:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, env=env, text=True, bufsize=1)
-    except OSError as e:
-        raise RenderFailed(f"could not start the compositor process ({sys.executable}): "
-                           f"{e.strerror or e}") from e
-    assert proc.stdout is not None and proc.stderr is not None
-    stderr: collections.deque[str] = collections.deque(maxlen=_STDERR_KEEP)
-    drain = threading.Thread(target=lambda: stderr.extend(proc.stderr),  # type: ignore[arg-type]
-                             name="compose-child-stderr", daemon=True)
-    drain.start()
-    stopper = threading.Thread(target=_terminate_on_cancel, args=(proc, progress.cancel),
-                               name="compose-child-cancel", daemon=True)
-    stopper.start()
-    result: dict[str, Any] = {}
-    try:
-        for line in proc.stdout:
-            try:
-                msg = json.loads(line)
-            except ValueError:
-                stderr.append(line)
-                continue
-            kind = msg.get("event")
-            if kind == "progress":
-                progress(float(msg["fraction"]), str(msg["message"]))
-            elif kind == "note":
-                progress.note(str(msg["line"]))
-            elif kind in ("done", "error"):
-                result = msg
-        rc = proc.wait()
-    except BaseException:
-        _stop(proc)
-        raise
-    finally:
-        drain.join(timeout=5)
-    if result.get("event") == "done" and rc == 0:
-        return Path(result["path"])
-    if result.get("event") == "error":
-        raise _KINDS.get(str(result.get("kind")), RenderFailed)(str(result.get("message")))
-    if progress.cancel.is_set():
-        raise JobCancelled()
-    tail = "".join(stderr).strip()[-2000:]
-    raise RenderFailed(f"the compositor process ended unexpectedly (exit {rc}): {tail or 'no message'}")
+    child = ChildRender(out, progress=progress, ffmpeg=ffmpeg, workers=workers, timeline_json=timeline_json)
+    child.start()
+    return child.wait()
+
+
+class ChildRender:
+    """A render in a child process. With ``timeline_json`` it renders that file; without, it is
+    a streamed render: ``send(timeline, final)`` as the timeline grows (the child starts on the
+    first scenes), the last one with ``final=True``; then ``wait()``. ``wait()`` (or ``stop()``)
+    must always be called once ``start()`` returned."""
+
+    def __init__(self, out: Path, *, progress: Progress, ffmpeg: Path | str | None = None,
+                 workers: int | None = None, timeline_json: Path | None = None,
+                 expect_seconds: float | None = None) -> None:
+        self.out = out
+        self.progress = progress
+        argv = [sys.executable, "-m", "engine.compose"]
+        argv += [str(timeline_json)] if timeline_json is not None else ["--stream"]
+        argv += ["-o", str(out), "--events"]
+        if ffmpeg is not None:
+            argv += ["--ffmpeg", str(ffmpeg)]
+        if workers is not None:
+            argv += ["--workers", str(workers)]
+        if expect_seconds is not None:
+            argv += ["--expect-seconds", f"{expect_seconds:g}"]
+        self.argv = argv
+        self.streamed = timeline_json is None
+        self._proc: subprocess.Popen[str] | None = None
+        self._stderr: collections.deque[str] = collections.deque(maxlen=_STDERR_KEEP)
+        self._lines: list[threading.Thread] = []
+
+    def start(self) -> "ChildRender":
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join([str(_ROOT), *filter(None, [env.get("PYTHONPATH")])])
+        try:
+            proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE if self.streamed else subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True,
+                                    bufsize=1)
+        except OSError as e:
+            raise RenderFailed(f"could not start the compositor process ({sys.executable}): "
+                               f"{e.strerror or e}") from e
+        self._proc = proc
+        assert proc.stderr is not None
+        self._lines = [
+            threading.Thread(target=lambda: self._stderr.extend(proc.stderr),  # type: ignore[arg-type]
+                             name="compose-child-stderr", daemon=True),
+            threading.Thread(target=_terminate_on_cancel, args=(proc, self.progress.cancel),
+                             name="compose-child-cancel", daemon=True),
+        ]
+        for t in self._lines:
+            t.start()
+        return self
+
+    def send(self, timeline: Timeline, final: bool) -> None:
+        """Stream the timeline as known now (absolute paths) to the child. A child that has
+        already stopped is not an error here: ``wait()`` says why it stopped."""
+        assert self._proc is not None and self._proc.stdin is not None
+        line = json.dumps({"timeline": timeline.to_dict(), "final": final}) + "\n"
+        try:
+            self._proc.stdin.write(line)
+            self._proc.stdin.flush()
+            if final:
+                self._proc.stdin.close()
+        except (BrokenPipeError, ValueError, OSError):
+            log.debug("compositor process stopped before a timeline update")
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def stop(self) -> None:
+        """Cancel the render (the child removes its partial files) and wait for it."""
+        if self._proc is not None and self._proc.poll() is None:
+            _stop(self._proc)
+
+    def wait(self) -> Path:
+        """Relay the child's events until it ends; raises what ``render()`` would."""
+        proc, progress = self._proc, self.progress
+        assert proc is not None and proc.stdout is not None
+        result: dict[str, Any] = {}
+        try:
+            for line in proc.stdout:
+                try:
+                    msg = json.loads(line)
+                except ValueError:
+                    self._stderr.append(line)
+                    continue
+                kind = msg.get("event")
+                if kind == "progress":
+                    progress(float(msg["fraction"]), str(msg["message"]))
+                elif kind == "note":
+                    progress.note(str(msg["line"]))
+                elif kind in ("done", "error"):
+                    result = msg
+            rc = proc.wait()
+        except BaseException:
+            _stop(proc)
+            raise
+        finally:
+            self._lines[0].join(timeout=5)
+            if proc.stdin is not None:
+                try:
+                    proc.stdin.close()
+                except OSError:
+                    pass
+        if result.get("event") == "done" and rc == 0:
+            return Path(result["path"])
+        if result.get("event") == "error":
+            raise _KINDS.get(str(result.get("kind")), RenderFailed)(str(result.get("message")))
+        if progress.cancel.is_set():
+            raise JobCancelled()
+        tail = "".join(self._stderr).strip()[-2000:]
+        raise RenderFailed(f"the compositor process ended unexpectedly (exit {rc}): {tail or 'no message'}")
 
 
 def _terminate_on_cancel(proc: subprocess.Popen[str], cancel: threading.Event) -> None:

@@ -115,18 +115,24 @@ def _vmsplice() -> Callable[[int, "np.ndarray"], None] | None:
 
 class FrameWriter:
     """Feeds frames to an ffmpeg process. Use: ``start()``, then ``acquire()`` a buffer, fill it,
-    ``submit()`` it; finally ``finish()`` (or ``abort()`` on any error)."""
+    ``submit()`` it; finally ``finish()`` (or ``abort()`` on any error). ``buffers``: how many
+    frame buffers to make, or the buffers themselves (e.g. shared memory the workers fill)."""
 
-    def __init__(self, argv: Sequence[str], frame_size: int, *, buffers: int = 6) -> None:
+    def __init__(self, argv: Sequence[str], frame_size: int, *,
+                 buffers: "int | Sequence[np.ndarray]" = 6) -> None:
         import numpy as np
 
         self.argv = list(argv)
         self.frame_size = frame_size
-        self._buffers = buffers
+        bufs = [np.empty(frame_size, np.uint8) for _ in range(buffers)] if isinstance(buffers, int) \
+            else list(buffers)
+        if any(b.nbytes != frame_size for b in bufs):
+            raise ValueError("every frame buffer must hold exactly one frame")
+        self._buffers = len(bufs)
         self._pipe_bytes = 64 * 1024
         self._free: queue.Queue[np.ndarray] = queue.Queue()
-        for _ in range(buffers):
-            self._free.put(np.empty(frame_size, np.uint8))
+        for b in bufs:
+            self._free.put(b)
         self._work: queue.Queue[np.ndarray | None] = queue.Queue()
         self._err: collections.deque[bytes] = collections.deque()
         self._err_len = 0

@@ -41,17 +41,20 @@ def frame_bytes(width: int, height: int) -> int:
 
 
 class FrameComposer:
-    """Produces frames in order. Not thread-safe; one per render. ``close()`` when done."""
+    """Produces frames (in order, or every W-th frame in a worker). Not thread-safe; one per
+    render or worker. ``close()`` when done.
 
-    def __init__(self, timeline: Timeline) -> None:
+    ``final=False`` is a streamed timeline that will grow (``extend``): scenes are only ever
+    appended, so what is known stays valid, and the closing fade waits for the final timeline.
+    A scene's camera path depends on its neighbours' lengths (its crossfades), so the caller asks
+    only for frames before the last known scene becomes visible (see produce.py)."""
+
+    def __init__(self, timeline: Timeline, *, final: bool = True) -> None:
         import numpy as np
 
-        self.t = timeline
         self.w, self.h = timeline.width, timeline.height
-        self.plans = mo.plan_scenes(timeline)
-        self._starts = [p.start for p in self.plans]
-        self.fade = mo.fade_length(timeline, self.plans)
         self.frame_dt = 1.0 / timeline.fps
+        self._set_timeline(timeline, final)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="compose-prep",
                                         initializer=yield_to_encoder)
         self._stills: dict[int, Future[Still]] = {}
@@ -60,10 +63,28 @@ class FrameComposer:
         self._black[: self.w * self.h] = 16
         self._black[self.w * self.h:] = 128
         self._layout = layout_for(self.w, self.h)
-        self._captions = sorted(timeline.captions, key=lambda c: c.start)
         self._cap_i = 0
         self._cap_art: tuple[int, CaptionArt | None] | None = None
         self._static: dict[int, "np.ndarray"] = {}
+
+    def _set_timeline(self, timeline: Timeline, final: bool) -> None:
+        self.t = timeline
+        self.final = final
+        self.plans = mo.plan_scenes(timeline)
+        self._starts = [p.start for p in self.plans]
+        if final:
+            self.fade = mo.fade_length(timeline, self.plans)
+        else:  # only the opening fade is drawn before the final timeline: limited by scene 1
+            first = self.plans[0]
+            self.fade = max(0.0, min(timeline.fade, first.end - first.start - first.xfade_out / 2))
+        self._captions = sorted(timeline.captions, key=lambda c: c.start)
+
+    def extend(self, timeline: Timeline, *, final: bool) -> None:
+        """The streamed timeline grew (scenes appended; the earlier ones unchanged)."""
+        if (timeline.width, timeline.height, timeline.fps) != (self.w, self.h, self.t.fps) or \
+                len(timeline.scenes) < len(self.t.scenes):
+            raise ValueError("a streamed timeline may only grow by appending scenes")
+        self._set_timeline(timeline, final)
 
     # -- scene pictures ------------------------------------------------------------------------
 
@@ -105,7 +126,8 @@ class FrameComposer:
             self._draw_scene(j, time, self._scratch)
             cv2.addWeighted(out.buf, wa, self._scratch.buf, wb, 0.0, dst=out.buf)
         self._draw_caption(time, out)
-        f = mo.fade_factor(time, self.t.duration, self.fade, self.frame_dt)
+        f = mo.fade_factor(time, self.t.duration if self.final else float("inf"), self.fade,
+                           self.frame_dt)
         if f < 1.0:
             cv2.addWeighted(out.buf, f, self._black, 1.0 - f, 0.0, dst=out.buf)
 

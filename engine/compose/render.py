@@ -20,11 +20,14 @@ from engine import tempnames
 from engine.compose import ffmpeg as ff
 from engine.compose.cpu import single_threaded_cv, yield_to_encoder
 from engine.compose.encoder import FrameWriter, encoder_argv, mux
-from engine.compose.frames import NV12, FrameComposer, frame_bytes
+from engine.compose.feed import TimelineFeed
+from engine.compose.frames import frame_bytes
+from engine.compose.produce import InProcess, Pooled, Producer, produce
 from engine.compose.soundtrack import encode_soundtrack, mix_soundtrack
 from engine.compose.still import open_image
 from engine.compose.timeline import Timeline
-from engine.errors import BadInput, EngineError, RenderFailed
+from engine.compose.workers import FramePool, frame_workers
+from engine.errors import BadInput, EngineError, JobCancelled, RenderFailed
 from engine.progress import StageProgress, SubProgress, null_progress
 
 log = logging.getLogger(__name__)
@@ -37,13 +40,23 @@ _REPORT_EVERY = 0.5  # seconds
 
 def check_inputs(timeline: Timeline, ffmpeg: Path) -> None:
     """Raise BadInput naming every missing/unreadable image, or a narration or music problem."""
-    missing = [f"scene {i + 1}: {s.image}" for i, s in enumerate(timeline.scenes)
-               if not Path(s.image).is_file()]
+    check_images(timeline)
+    check_sound(timeline, ffmpeg)
+
+
+def check_images(timeline: Timeline, first: int = 0) -> None:
+    """BadInput naming every missing or unreadable image of scenes ``first`` onwards."""
+    scenes = list(enumerate(timeline.scenes))[first:]
+    missing = [f"scene {i + 1}: {s.image}" for i, s in scenes if not Path(s.image).is_file()]
     if missing:
         raise BadInput("image file(s) not found — " + "; ".join(missing[:10])
                        + (f" (and {len(missing) - 10} more)" if len(missing) > 10 else ""))
-    for i, s in enumerate(timeline.scenes):
+    for i, s in scenes:
         open_image(Path(s.image), f"scene {i + 1} image").close()
+
+
+def check_sound(timeline: Timeline, ffmpeg: Path) -> None:
+    """BadInput for a missing or over-long narration, or a missing or silent music file."""
     frame = 1.0 / timeline.fps
     if timeline.narration is not None:
         if not Path(timeline.narration).is_file():
@@ -66,25 +79,34 @@ def _codecs(requested: str, exe: Path) -> list[str]:
     return [requested]
 
 
-def render(timeline: Timeline, out: Path | str, *, progress: Progress | None = None,
-           ffmpeg: Path | str | None = None) -> Path:
+def render(timeline: Timeline | TimelineFeed, out: Path | str, *, progress: Progress | None = None,
+           ffmpeg: Path | str | None = None, workers: int | None = None) -> Path:
     """Render ``timeline`` to the MP4 ``out`` (H.264 yuv420p + AAC 48 kHz stereo, faststart).
     ``progress`` is the "video" stage's progress (cancellation is checked between frames).
     Raises BadInput for bad inputs, RenderFailed (with ffmpeg's words) for encoder failures,
     JobCancelled when cancelled; never leaves a partial file at ``out``.
 
+    ``timeline`` may be a TimelineFeed that is still growing (a streamed render: frames start on
+    the first scenes while later ones are being made). ``workers``: frame worker processes
+    (default: sized to the cores the encoder leaves, workers.frame_workers).
+
     The soundtrack (mix, loudness, AAC) is made on a thread while the frames encode; the two are
     muxed by stream copy at the end."""
     progress = progress or null_progress("video")
+    feed = timeline if isinstance(timeline, TimelineFeed) else TimelineFeed(timeline)
     out = Path(out)
     started = time.monotonic()
     exe = ff.find_ffmpeg(ffmpeg)
-    check_inputs(timeline, exe)
+    first, final = feed.current(progress.check_cancelled)
+    if final:
+        check_inputs(first, exe)
+    else:
+        check_images(first)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise RenderFailed(f"cannot create the output folder {out.parent}: {e.strerror or e}") from e
-    codecs = _codecs(timeline.video.codec, exe)
+    codecs = _codecs(first.video.codec, exe)
     tmpdir = tempnames.make_part_dir(out)
     tracks = tmpdir / "tracks"  # the separate video and audio, apart from the final file's name
     stop = threading.Event()
@@ -92,11 +114,11 @@ def render(timeline: Timeline, out: Path | str, *, progress: Progress | None = N
                                     initializer=yield_to_encoder)
     try:
         tracks.mkdir()
-        audio = audio_pool.submit(_soundtrack, timeline, exe, tracks, stop)
+        audio = audio_pool.submit(_soundtrack, feed, exe, tracks, stop)
         video = tracks / "video.mp4"
         for k, codec in enumerate(codecs):
             try:
-                _encode(timeline, exe, codec, video, progress, audio)
+                frames = _encode(feed, exe, codec, video, progress, audio, workers)
                 break
             except RenderFailed as e:
                 if k + 1 < len(codecs):
@@ -127,15 +149,22 @@ def render(timeline: Timeline, out: Path | str, *, progress: Progress | None = N
         audio_pool.shutdown(wait=True, cancel_futures=True)
         tempnames.remove(tmpdir)
     elapsed = time.monotonic() - started
-    log.info("rendered %s: %d frames %dx%d@%g in %.1fs (%.1f fps)", out.name, timeline.frame_count,
-             timeline.width, timeline.height, timeline.fps, elapsed,
-             timeline.frame_count / max(elapsed, 1e-9))
+    log.info("rendered %s: %d frames %dx%d@%g in %.1fs (%.1f fps)", out.name, frames,
+             first.width, first.height, first.fps, elapsed, frames / max(elapsed, 1e-9))
     progress(1.0, "Video ready")
     return out
 
 
-def _soundtrack(timeline: Timeline, exe: Path, folder: Path, stop: threading.Event) -> Path:
-    """Mix, normalise and encode the soundtrack (on the audio thread, in the encoder's idle time)."""
+def _soundtrack(feed: TimelineFeed, exe: Path, folder: Path, stop: threading.Event) -> Path:
+    """Mix, normalise and encode the soundtrack (on the audio thread, in the encoder's idle time),
+    once the final timeline (with the whole narration) is known."""
+
+    def tick() -> None:
+        if stop.is_set():
+            raise JobCancelled("soundtrack: stopped")
+
+    timeline = feed.final(tick)
+    check_sound(timeline, exe)
     mix = mix_soundtrack(timeline.narration, timeline.music, timeline.duration, folder / "soundtrack.wav",
                          ffmpeg=exe, music_level=timeline.music_level, fade=max(timeline.fade, 1.5),
                          stop=stop)
@@ -144,18 +173,22 @@ def _soundtrack(timeline: Timeline, exe: Path, folder: Path, stop: threading.Eve
     return track
 
 
-def _encode(timeline: Timeline, exe: Path, codec: str, video: Path, progress: Progress,
-            audio: "Future[Path]") -> None:
-    """Compose every frame into the video encoder. The encoder is started from this thread (so
-    it keeps normal priority); frames are produced on a lower-priority thread (see cpu.py). A
+def _encode(feed: TimelineFeed, exe: Path, codec: str, video: Path, progress: Progress,
+            audio: "Future[Path]", workers: int | None) -> int:
+    """Compose every frame into the video encoder; returns the number of frames. The encoder is
+    started from this thread (so it keeps normal priority); frames are produced on a
+    lower-priority thread (see cpu.py), by worker processes when there are cores to spare. A
     soundtrack failure stops it at once."""
-    w, h, total = timeline.width, timeline.height, timeline.frame_count
-    argv = encoder_argv(exe, width=w, height=h, fps=timeline.fps,
-                        codec_args=ff.video_codec_args(codec, timeline.video.crf, timeline.video.preset),
+    first, _ = feed.current(progress.check_cancelled)
+    w, h = first.width, first.height
+    argv = encoder_argv(exe, width=w, height=h, fps=first.fps,
+                        codec_args=ff.video_codec_args(codec, first.video.crf, first.video.preset),
                         out=video)
-    composer = FrameComposer(timeline)
-    writer = FrameWriter(argv, frame_bytes(w, h))
-    last = [0.0]
+    count = workers if workers is not None else frame_workers(codec)
+    pool = FramePool(w, h, count, slots=2 * count + 4) if count > 1 else None
+    writer = FrameWriter(argv, frame_bytes(w, h), buffers=pool.buffers if pool else 6)
+    last = [0.0, 0.0]
+    expected = max(1, round((feed.expected_seconds or first.duration) * first.fps))
 
     def report() -> None:
         progress.check_cancelled()
@@ -164,34 +197,43 @@ def _encode(timeline: Timeline, exe: Path, codec: str, video: Path, progress: Pr
         now = time.monotonic()
         if now - last[0] >= _REPORT_EVERY:
             last[0] = now
-            frac = _FRAMES_SHARE * writer.written / total
+            t, final = feed.current(progress.check_cancelled)
+            total = t.frame_count if final else max(expected, t.frame_count)
+            frac = max(last[1], min(_FRAMES_SHARE * writer.written / total, _FRAMES_SHARE))
+            last[1] = frac
             progress(frac, f"Rendering video {int(frac * 100)}%")
 
-    def produce() -> None:
-        with single_threaded_cv():
-            for n in range(total):
-                report()
-                buf = writer.acquire()
-                composer.render(n, NV12.wrap(buf, w, h))
-                writer.submit(buf)
+    def make(timeline: Timeline, final: bool) -> Producer:
+        if pool is None:
+            return InProcess(writer, timeline, final)
+        pool.start(timeline, final)
+        return Pooled(writer, pool)
 
-    frames = ThreadPoolExecutor(max_workers=1, thread_name_prefix="compose-frames",
+    def frames_thread() -> int:
+        with single_threaded_cv():
+            return produce(feed, make, report)
+
+    runner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="compose-frames",
                                 initializer=yield_to_encoder)
     try:
         writer.start()  # ffmpeg and x264 start up while the first picture is prepared
-        composer.prepare_first()
-        progress.note(f"encoding {total} frames {w}x{h} at {timeline.fps:g} fps with {codec}")
-        frames.submit(produce).result()
+        t, final = feed.current(progress.check_cancelled)
+        what = f"{t.frame_count} frames" if final else "frames (streamed, as the scenes arrive)"
+        progress.note(f"encoding {what} {w}x{h} at {first.fps:g} fps with {codec}"
+                      + (f", composed by {count} worker processes" if pool else ""))
+        frames = runner.submit(frames_thread).result()
         writer.finish(report)
     except BaseException as e:
         writer.abort()  # also ends the producer at its next frame
+        if pool is not None:
+            pool.close()
         if isinstance(e, (EngineError, KeyboardInterrupt, SystemExit)):
             raise
         if isinstance(e, OSError):
             raise
         raise RenderFailed(f"composing the video failed: {type(e).__name__}: {e}") from e
     finally:
-        frames.shutdown(wait=True)
-        composer.close()
+        runner.shutdown(wait=True)
     if not video.is_file() or video.stat().st_size == 0:
         raise RenderFailed(f"ffmpeg finished but wrote no video at {video}")
+    return frames
