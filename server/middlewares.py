@@ -11,7 +11,9 @@ import logging
 from typing import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Middleware
+from aiohttp.web_protocol import RequestPayloadError
 
 from engine.errors import EngineError
 from server.config import Config
@@ -20,6 +22,38 @@ from server.schemas import NotFound, RequestInvalid
 logger = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class ClientErrorLogFilter(logging.Filter):
+    """aiohttp answers a malformed request itself, below the app (a header over 8190 bytes, broken
+    chunked framing, a Content-Encoding that does not decode), and logs it at ERROR with a traceback,
+    as if the server had failed. It is the client's fault: this turns such records into one INFO
+    line without a traceback; a real failure (anything else) is left as it is."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        seen = 0
+        cause = exc
+        while cause is not None and not isinstance(cause, (HttpProcessingError, RequestPayloadError)):
+            cause = cause.__cause__ or cause.__context__
+            seen += 1
+            if seen > 8:
+                cause = None
+        if exc is None or cause is None:
+            return True
+        text = " ".join(str(exc).split())
+        text = (text if len(text) <= 200 else text[:200] + "…").encode("ascii", "backslashreplace").decode()
+        record.msg, record.args = "refused a malformed request (%s): %s", (type(exc).__name__, text)
+        record.levelno, record.levelname = logging.INFO, "INFO"
+        record.exc_info, record.exc_text = None, None
+        return True
+
+
+def quiet_client_errors() -> None:
+    """Installs ClientErrorLogFilter on aiohttp's protocol logger, once per process."""
+    protocol_logger = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, ClientErrorLogFilter) for f in protocol_logger.filters):
+        protocol_logger.addFilter(ClientErrorLogFilter())
 
 
 def error_body(status: int, message: str, **extra: object) -> web.Response:

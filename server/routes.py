@@ -9,17 +9,19 @@ import stat
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Awaitable, TypeVar
 
 from aiohttp import BodyPartReader, MultipartReader, web
 from aiohttp.helpers import parse_mimetype
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 
-from engine.tempnames import part_path
 from engine.errors import BadInput
+from engine.tempnames import part_path
 from server.config import Config
 from server.jobs import Job, JobState
 from server.keys import config_key, retention_key, services_key
+from server.middlewares import quiet_client_errors
 from server.openapi import openapi_document
 from server.paths import path_checker
 from server.schemas import (
@@ -32,18 +34,22 @@ from server.schemas import (
     shown,
 )
 
+T = TypeVar("T")
 VIDEO_NAME = re.compile(r"^[A-Za-z0-9_.-]+\.mp4$")
 JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 #: RFC 2046 boundary characters; 1-70 of them, not ending in a space.
 BOUNDARY = re.compile(r"^[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]$")
 
 
+#: Longest wait for the next piece of a request body.
+BODY_IDLE_S = 30.0
 #: A body this large is decoded off the event loop.
 _DECODE_INLINE_BYTES = 64 * 1024
 #: Errors a request body can raise while it is read: a malformed chunked/multipart framing, a body
 #: shorter than its Content-Length, a client that hangs up half way.
 BODY_ERRORS: tuple[type[BaseException], ...] = (
     HttpProcessingError,
+    RequestPayloadError,  # a Content-Encoding (gzip, deflate) that does not decode
     ConnectionError,
     asyncio.IncompleteReadError,
 )
@@ -58,6 +64,15 @@ FORM_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+async def idle_bounded(step: Awaitable[T], field: str) -> T:
+    """``step`` (one read of a body), or 408 naming ``field`` when nothing arrives for BODY_IDLE_S:
+    a client that stops sending half way does not hold a handler (or an upload slot) for ever."""
+    try:
+        return await asyncio.wait_for(step, BODY_IDLE_S)
+    except asyncio.TimeoutError:
+        raise RequestInvalid(field, f"stopped arriving: nothing for {BODY_IDLE_S:g} s", status=408) from None
+
+
 async def read_body(request: web.Request, limit: int) -> bytes:
     """The whole body, however many TCP pieces it arrives in; 413 as soon as it passes ``limit``."""
     too_big = RequestInvalid("body", f"is larger than {limit} bytes", status=413)
@@ -65,7 +80,7 @@ async def read_body(request: web.Request, limit: int) -> bytes:
         raise too_big
     raw = bytearray()
     try:
-        while chunk := await request.content.read(limit + 1 - len(raw)):
+        while chunk := await idle_bounded(request.content.read(limit + 1 - len(raw)), "body"):
             raw += chunk
             if len(raw) > limit:
                 raise too_big
@@ -346,7 +361,7 @@ async def _save_file_part(request: web.Request, reader: MultipartReader, config:
     loop = asyncio.get_running_loop()
     body_limit = config.max_upload_bytes + MULTIPART_OVERHEAD
     parts = 0
-    while (part := await reader.next()) is not None:  # a skipped part is read and dropped
+    while (part := await idle_bounded(reader.next(), "file")) is not None:  # skipped parts are dropped
         parts += 1
         if parts > MAX_FORM_PARTS:
             raise RequestInvalid("file", f"the form has over {MAX_FORM_PARTS} parts; send one named 'file'")
@@ -361,7 +376,7 @@ async def _save_file_part(request: web.Request, reader: MultipartReader, config:
         try:
             with os.fdopen(fd, "wb") as fh:
                 size = 0
-                while chunk := await part.read_chunk(UPLOAD_CHUNK):
+                while chunk := await idle_bounded(part.read_chunk(UPLOAD_CHUNK), "file"):
                     size += len(chunk)
                     if size > config.max_upload_bytes:
                         raise _too_large(config)
@@ -424,6 +439,7 @@ async def openapi(request: web.Request) -> web.Response:
 def setup_routes(app: web.Application) -> list[web.AbstractRoute]:
     """Adds every route (and the upload gate); returns those that browsers call cross-origin (for CORS)."""
     app[upload_gate_key] = UploadGate()
+    quiet_client_errors()  # aiohttp's own 400s for malformed HTTP: one INFO line, not an ERROR traceback
     return list(
         app.router.add_routes(
             [

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gzip
 import io
 import logging
 import struct
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
+import server.routes
 from server.app import create_app
 from server.config import Config
 from server.routes import UPLOADS_AT_ONCE
@@ -247,6 +249,57 @@ async def test_client_hanging_up_mid_body_is_quiet(client: Any, caplog: Caplog) 
         await asyncio.sleep(0.2)
         writer.close()
         await asyncio.sleep(0.3)
+    assert await jobs(client) == []
+    assert_quiet(caplog)
+
+
+async def test_compressed_and_malformed_http_is_bounded_and_quiet(client: Any, caplog: Caplog) -> None:
+    def head(length: int, extra: str) -> bytes:
+        return http_head("/api/generate-video", JSON, length, client.port).replace(
+            b"Connection: close", f"{extra}\r\nConnection: close".encode()
+        )
+
+    # A gzip bomb (300 KB that inflates to 300 MB) stops at the 1 MB limit, after decompression.
+    bomb = gzip.compress(b'{"topic": "' + b"a" * (300 * 1024 * 1024) + b'"}', 9)
+    status, answer = await raw_http(client, head(len(bomb), "Content-Encoding: gzip"), [bomb])
+    assert status == 413 and b'"field": "body"' in answer
+    # A body that claims gzip but is not: 400 naming the body.
+    status, answer = await raw_http(client, head(5, "Content-Encoding: gzip"), [b"xxxxx"])
+    assert status == 400 and b'"field": "body"' in answer
+    # Malformed HTTP that aiohttp answers below the app: a 400 all the same, and one INFO line.
+    status, _ = await raw_http(client, head(2, "X-Big: " + "a" * 20_000), [b"{}"])
+    assert status == 400
+    # Broken chunked framing: aiohttp leaves the handler waiting for a body that never comes; it
+    # ends, quietly, when the client goes (or after BODY_IDLE_S, below).
+    reader, writer = await asyncio.open_connection(client.host, client.port)
+    writer.write(http_head("/api/generate-video", JSON, None, client.port) + b"zz\r\n{}\r\n0\r\n\r\n")
+    await writer.drain()
+    await asyncio.sleep(0.3)
+    writer.close()
+    # An honest gzip body still works.
+    small = gzip.compress(b'{"topic": "zipped", "duration": 0.25}')
+    status, answer = await raw_http(client, head(len(small), "Content-Encoding: gzip"), [small])
+    assert status == 200, answer
+    assert len(await jobs(client)) == 1
+    assert_quiet(caplog)
+
+
+async def test_a_body_that_stops_arriving_is_408(
+    client: Any, config: Config, caplog: Caplog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(server.routes, "BODY_IDLE_S", 0.5)
+    body = b'{"topic": "never finished"}'
+    head = http_head("/api/generate-video", JSON, len(body), client.port)
+    status, answer = await raw_http(client, head, [body[:10]])
+    assert status == 408 and b'"field": "body"' in answer
+    # A stalled upload gives its slot back: the next ones go through.
+    form = multipart(png_bytes())
+    head = http_head("/api/upload", KIND, len(form), client.port)
+    for _ in range(UPLOADS_AT_ONCE + 1):
+        status, answer = await raw_http(client, head, [form[:100]])
+        assert status == 408 and b'"field": "file"' in answer
+    resp = await client.post("/api/upload", data=form, headers={"Content-Type": KIND})
+    assert resp.status == 201
     assert await jobs(client) == []
     assert_quiet(caplog)
 
