@@ -219,6 +219,18 @@ def test_a_forced_backend_without_weights_is_an_error(tmp_path: Path) -> None:
     assert error.fix == "python scripts/download_models.py --sdxl"
 
 
+def test_a_model_the_manifest_records_but_lost_is_named_with_its_fetch(tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    models.mkdir()
+    record = {"name": "qwen-8b", "kind": "llm", "path": "llm/qwen.gguf", "sha256": "ab" * 32, "files": []}
+    (models / "manifest.json").write_text(json.dumps({"version": 1, "models": [record]}), encoding="utf-8")
+    report = diagnose(_setup(models, tmp_path), facts=_facts())
+    assert report.exit_code == 0  # the draft writer runs instead
+    assert report.warnings() == (
+        "models/manifest.json records qwen-8b but its files are gone; another model or the embedded "
+        "default runs instead — run python scripts/download_models.py --model qwen-8b",)
+
+
 def test_vctk_voices_need_espeak(tmp_path: Path) -> None:
     from engine.narration.random_vits import build_random_vits
 

@@ -8,7 +8,7 @@ from typing import Callable, Mapping, Sequence
 
 from engine.backends import BackendChoice, choose_backends
 from engine.doctor.findings import all_findings, chosen_models
-from engine.doctor.probes import gather
+from engine.doctor.probes import gather, gone_from_manifest
 from engine.doctor.report import DoctorReport, Facts, MemoryRow, ModelRow, StageRow, warning_lines
 from engine.errors import ModelMissing
 from engine.models import (
@@ -146,7 +146,9 @@ def diagnose(setup: Setup, *, facts: Facts | None = None) -> DoctorReport:
         refused = exc.message
         choice = _choose(setup, device, forced=False)
     installed = find_installed(setup.models_dir)
-    findings = all_findings(facts, choice, installed, placement=_sdxl_placement(facts), refused=refused)
+    gone = gone_from_manifest(setup.models_dir, {m.name for m in installed})
+    findings = all_findings(facts, choice, installed, placement=_sdxl_placement(facts), refused=refused,
+                            gone=gone)
     return DoctorReport(str(setup.models_dir.resolve()), stage_rows(choice, installed, facts), facts,
                         _memory(choice, installed, facts), findings)
 
@@ -160,7 +162,8 @@ def startup_warnings(
     llm = any(s.stage == "script" and s.real_weights for s in choice.stages)
     facts = gather(folders, quick=True, want_llama=llm)
     installed = find_installed(models_dir)
-    return warning_lines(all_findings(facts, choice, installed, placement=_sdxl_placement(facts)))
+    gone = gone_from_manifest(models_dir, {m.name for m in installed})
+    return warning_lines(all_findings(facts, choice, installed, placement=_sdxl_placement(facts), gone=gone))
 
 
 __all__ = ["Setup", "diagnose", "startup_warnings"]

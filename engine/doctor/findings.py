@@ -144,6 +144,12 @@ def disk_findings(facts: Facts) -> list[Finding]:
     return out
 
 
+def manifest_findings(gone: Sequence[str]) -> list[Finding]:
+    return [Finding("warning", "models", f"models/manifest.json records {name} but its files are gone; "
+                    "another model or the embedded default runs instead",
+                    f"python scripts/download_models.py --model {name}", 8) for name in gone]
+
+
 def all_findings(
     facts: Facts,
     choice: BackendChoice,
@@ -151,9 +157,11 @@ def all_findings(
     *,
     placement: str | None = None,
     refused: str | None = None,
+    gone: Sequence[str] = (),
 ) -> tuple[Finding, ...]:
     """Every finding; ``refused``: the error choose_backends raised for a backend forced without
-    its weights (the server would not start)."""
+    its weights (the server would not start); ``gone``: models the manifest records that are not
+    on disk any more."""
     by_stage: Mapping[str, tuple[InstalledModel, ...]] = chosen_models(choice, installed)
     llm, sdxl, tts = by_stage.get("script", ()), by_stage.get("images", ()), by_stage.get("narration", ())
     found: list[Finding] = []
@@ -165,4 +173,5 @@ def all_findings(
     found += vram_findings(facts, (*llm, *sdxl, *tts), placement)
     found += tool_findings(facts, tts)
     found += disk_findings(facts)
+    found += manifest_findings(gone)
     return tuple(found)

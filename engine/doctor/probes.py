@@ -5,6 +5,7 @@ and encodes nothing."""
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import shutil
 import sys
@@ -60,6 +61,17 @@ def nvenc_usable(ffmpeg: str) -> bool:
 
 def espeak() -> str | None:
     return shutil.which("espeak-ng") or shutil.which("espeak")
+
+
+def gone_from_manifest(models_dir: Path, installed_names: set[str]) -> tuple[str, ...]:
+    """Models models/manifest.json records whose files are no longer there."""
+    try:
+        records = json.loads((models_dir / "manifest.json").read_text(encoding="utf-8"))["models"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return ()
+    names = [str(r["name"]) for r in records if isinstance(r, dict) and "name" in r] if isinstance(
+        records, list) else []
+    return tuple(n for n in names if n not in installed_names)
 
 
 def nearest_existing(path: Path) -> Path:
