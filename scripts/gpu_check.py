@@ -12,6 +12,10 @@
            passes), with libx264, and with NVENC refused (CUDA hidden from ffmpeg: the render must
            fall back to libx264); and ffmpeg alone encoding prepared frames with each encoder (fps)
 
+"peak VRAM" is the most torch allocated during the timed runs (nvidia-smi shows more: the CUDA
+context and torch's cache; the JSON also has the reserved peak). Data-centre cards without an NVENC
+engine (A100, H100, H200) show the NVENC rows as "refused": there the fallback is what runs.
+
 On the GPU machine (no network needed; a few minutes on an H200, 8 at most):
 
     python scripts/gpu_check.py --json gpu_check.json
@@ -272,8 +276,11 @@ def nvidia_driver() -> str | None:
 
 def headline(env: dict[str, Any]) -> str:
     v = env["versions"]
-    where = (f"{env['gpu']} (compute {env['capability']}, {env['vram_total_gib']} GiB, driver "
-             f"{env.get('driver') or '?'})" if "gpu" in env else "CPU")
+    where = "CPU"
+    if "gpu" in env:
+        kernels = "" if env["kernels_for_this_gpu"] else ", NO kernels for it in this torch"
+        where = (f"{env['gpu']} (compute {env['capability']}{kernels}, {env['vram_total_gib']} GiB, "
+                 f"driver {env.get('driver') or '?'})")
     return (f"GPU check ({env['mode']}): {where}; Python {env['python']}, torch {v.get('torch')} "
             f"(CUDA {env.get('torch_cuda')}), diffusers {v.get('diffusers')}, coqui-tts {v.get('TTS')}, "
             f"{os.cpu_count()} CPUs")
@@ -342,22 +349,21 @@ def sdxl_section(sizes: Sizes, rows: list[Row], facts: dict[str, Any]) -> None:
                 place(pipe, placement, device)
             except Exception as exc:  # an OOM moving it all onto a small card is a result, not a crash
                 rows.append(Row("sdxl", f"{prefix}, {where}", "failed", notes=f"placing: {short_error(exc)}"))
-                free_memory(device)
                 continue
             for label, scheduler, steps, guidance in runs:
                 row = Row("sdxl", f"{prefix}, {label}, {where}", unit="s/image")
                 pipe.scheduler = schedulers[scheduler]
                 try:
                     per, peak, reserved = time_images(pipe, steps, guidance, (w, h), sizes.images, device)
-                except Exception as exc:
+                except Exception as exc:  # e.g. out of memory: the next configuration may still fit
                     row.status, row.notes = "failed", short_error(exc)
-                    free_memory(device)
                 else:
                     row.value, row.peak_vram_gib = per, peak
                     row.notes = f"{sizes.images} timed image(s) after a warm-up"
                     row.extra = {"steps": steps, "guidance": guidance, "placement": placement,
                                  "peak_reserved_gib": reserved}
                 rows.append(row)
+                free_memory(device)  # after the except block: a traceback no longer holds tensors
     finally:
         if hasattr(pipe, "remove_all_hooks"):
             pipe.remove_all_hooks()

@@ -146,3 +146,11 @@ def test_helpers() -> None:
     assert not g.has_kernels(["sm_70", "sm_75", "sm_80", "sm_90", "compute_90"], 6, 1)  # Pascal
     assert g.has_kernels(["sm_80", "compute_80"], 8, 9)  # PTX compiles forward
     assert not g.has_kernels(["sm_90"], 12, 0)
+
+
+def test_without_a_gpu_it_says_so_and_stops() -> None:
+    proc = run_blocked([], ())
+    if "No CUDA device" not in proc.stderr:
+        pytest.skip("this machine has a CUDA device")
+    assert proc.returncode == 2 and "--smoke" in proc.stderr
+    assert "| check |" not in proc.stdout

@@ -253,3 +253,25 @@ def test_xtts_clip_that_is_not_audio_is_a_clear_error(tiny_xtts: Path, tmp_path:
     clip.write_text("not audio", encoding="utf-8")
     with pytest.raises(ModelFailed, match=r"notes\.wav could not be read.*WAV or FLAC"):
         CoquiEngine(tiny_xtts, VOICES[XTTS_VOICE], device="cpu", reference_clip=clip)
+
+
+def test_xtts_builtin_speaker_needs_no_clip(tiny_xtts: Path, tmp_path: Path,
+                                            latent_calls: dict[str, int]) -> None:
+    """A voice in speakers_xtts.pth speaks from its stored latents: nothing is cloned."""
+    from engine.narration.coqui_engine import CoquiEngine
+
+    folder = tmp_path / XTTS_V2
+    folder.mkdir()
+    for name in ("config.json", "model.pth", "vocab.json"):
+        (folder / name).symlink_to(tiny_xtts / name)
+    voice = VOICES["xtts_female_storyteller"]
+    torch.manual_seed(1)
+    torch.save({voice.speaker: {"gpt_cond_latent": torch.randn(1, 32, 64),
+                                "speaker_embedding": torch.randn(1, 512, 1)}}, folder / "speakers_xtts.pth")
+    engine = CoquiEngine(folder, voice, device="cpu")
+    try:
+        speech = engine.synthesize("Hello there.", length_scale=1.0, noise=1.0)
+    finally:
+        engine.close()
+    assert speech.sample_rate == 24000 and len(speech.audio) > 0
+    assert latent_calls == {"get_gpt_cond_latents": 0, "get_speaker_embedding": 0}
