@@ -154,3 +154,14 @@ def test_without_a_gpu_it_says_so_and_stops() -> None:
         pytest.skip("this machine has a CUDA device")
     assert proc.returncode == 2 and "--smoke" in proc.stderr
     assert "| check |" not in proc.stdout
+
+
+def test_headline_names_the_card_and_missing_kernels() -> None:
+    g = load_script()
+    env = {"mode": "gpu", "python": "3.12.3", "torch_cuda": "12.8", "gpu": "NVIDIA GeForce GTX 1080",
+           "versions": {"torch": "2.11.0", "diffusers": "0.42.1", "TTS": "0.28.0"}, "capability": "6.1",
+           "kernels_for_this_gpu": False, "vram_total_gib": 7.92, "driver": "550.54"}
+    line = g.headline(env)
+    assert line.startswith("GPU check (gpu): NVIDIA GeForce GTX 1080 (compute 6.1, NO kernels for it")
+    assert "7.92 GiB, driver 550.54" in line and "torch 2.11.0 (CUDA 12.8)" in line
+    assert "NO kernels" not in g.headline({**env, "kernels_for_this_gpu": True})
