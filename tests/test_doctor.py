@@ -212,10 +212,13 @@ def test_missing_tools_make_the_stage_fail_with_the_fix(models_dir: Path, tmp_pa
 def test_a_forced_backend_without_weights_is_an_error(tmp_path: Path) -> None:
     empty = tmp_path / "models"
     empty.mkdir()
-    report = diagnose(_setup(empty, tmp_path, images="sdxl"), facts=_facts())
+    report = diagnose(_setup(empty, tmp_path, images="sdxl", script="draft"), facts=_facts())
     assert report.exit_code == 1
     error = next(f for f in report.findings if f.severity == "error")
     assert "SDXL weights not found" in error.message
+    images = next(s for s in report.stages if s.stage == "images")
+    assert images.device.startswith("cannot run: SDXL weights not found")
+    assert next(s for s in report.stages if s.stage == "script").device == "CPU (templates, instant)"
     assert error.fix == "python scripts/download_models.py --sdxl"
 
 

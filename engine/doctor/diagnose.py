@@ -2,7 +2,7 @@
 the cheap subset the server logs at start and lists in /health."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
@@ -149,8 +149,14 @@ def diagnose(setup: Setup, *, facts: Facts | None = None) -> DoctorReport:
     gone = gone_from_manifest(setup.models_dir, {m.name for m in installed})
     findings = all_findings(facts, choice, installed, placement=_sdxl_placement(facts), refused=refused,
                             gone=gone)
-    return DoctorReport(str(setup.models_dir.resolve()), stage_rows(choice, installed, facts), facts,
-                        _memory(choice, installed, facts), findings)
+    rows = stage_rows(choice, installed, facts)
+    if refused:  # the forced stage has no backend: say so on its row, not the default's device
+        real = {"script": setup.script == "llama", "images": setup.images == "sdxl",
+                "narration": setup.narration == "coqui"}
+        rows = tuple(replace(r, device=f"cannot run: {refused}") if real.get(r.stage) and not r.real_weights
+                     else r for r in rows)
+    memory = _memory(choice, installed, facts)
+    return DoctorReport(str(setup.models_dir.resolve()), rows, facts, memory, findings)
 
 
 def startup_warnings(
