@@ -86,7 +86,7 @@ def openapi_document() -> dict[str, Any]:
                             },
                             "Queued",
                         ),
-                        **_errors(400, 403, 413, 415),
+                        **_errors(400, 403, 408, 413, 415),
                     },
                 }
             },
@@ -149,7 +149,10 @@ def openapi_document() -> dict[str, Any]:
                 "get": {
                     "summary": "One job: status, stage, progress, details, error, video, spec, timings",
                     "parameters": [job_id],
-                    "responses": {"200": _json({"$ref": "#/components/schemas/Job"}, "Job"), **_errors(404)},
+                    "responses": {
+                        "200": _json({"$ref": "#/components/schemas/Job"}, "Job"),
+                        **_errors(400, 404),
+                    },
                 },
                 "delete": {
                     "summary": "Remove a finished or cancelled job's work folder (and its video with "
@@ -187,7 +190,7 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {
                         "202": _json({"$ref": "#/components/schemas/Job"}, "Cancel requested"),
                         "409": _json({"$ref": "#/components/schemas/Job"}, "Already finished"),
-                        **_errors(403, 404),
+                        **_errors(400, 403, 404, 408, 413, 415),
                     },
                 }
             },
@@ -249,7 +252,7 @@ def openapi_document() -> dict[str, Any]:
                             },
                             "Stored",
                         ),
-                        **_errors(400, 403, 413, 415, 429),
+                        **_errors(400, 403, 408, 413, 415, 429),
                     },
                 }
             },
