@@ -31,15 +31,12 @@ def _llama_cpp() -> Any:
 
 def llama_info() -> LlamaInfo:
     """llama-cpp-python's version and whether its build offloads layers to a GPU (CUDA, Metal...)."""
-    llama = _llama_cpp()
+    from engine.script.llama_runtime import gpu_offload_supported
+
+    llama = _llama_cpp()  # None also when its shared library fails to load (logged)
     if llama is None:
         return LlamaInfo(False, None, None)
-    return LlamaInfo(True, str(getattr(llama, "__version__", "")) or None, _gpu_offload(llama))
-
-
-def _gpu_offload(llama: Any) -> bool:
-    """What llama.cpp's build says (the same call llama_runtime.gpu_layers makes)."""
-    return bool(llama.llama_supports_gpu_offload())
+    return LlamaInfo(True, str(getattr(llama, "__version__", "")) or None, gpu_offload_supported())
 
 
 def find_ffmpeg() -> tuple[str | None, str | None]:
