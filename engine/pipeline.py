@@ -1,4 +1,5 @@
-"""The four stages, end to end: script -> images -> narration -> video.
+"""The four stages, end to end: script, then images and narration, then video — overlapped
+(engine/overlap.py): the compositor starts before the last picture is painted.
 
 Every artifact is written into the job's folder (script.json, images/, audio/, narration.json,
 timeline.json), so a job interrupted by a crash resumes from what is already there."""
@@ -12,16 +13,15 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Protocol, TypeVar
+from typing import Any, Protocol
 
 from engine import tempnames
-from engine.contracts import ImageSource, Narration, Narrator, Script, ScriptWriter
+from engine.contracts import ImageSource, Narrator, Script, ScriptWriter
 from engine.errors import ModelFailed
-from engine.progress import StageProgress
+from engine.progress import OverallProgress, StageProgress
 from engine.spec import JobSpec
 
 logger = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ def _load_script(path: Path, spec: JobSpec) -> Script | None:
     return script if len(script.scenes) == spec.num_scenes else None
 
 
-def _rendered_from(marker: Path, timeline: Any) -> bool:
+def rendered_from(marker: Path, timeline: Any) -> bool:
     """Whether the MP4 beside ``marker`` was rendered from exactly this timeline."""
     try:
         return bool(json.loads(marker.read_text(encoding="utf-8")).get("timeline") == timeline)
@@ -87,79 +87,65 @@ def run(
     reporter: Reporter,
     cancel: threading.Event,
 ) -> Result:
-    from engine.assemble import build_timeline
-    from engine.compose.child import render_in_child
+    """Script first; then images and narration side by side (one after the other when both are
+    model stages that would fight for one device), with the compositor starting on scene 1 as
+    soon as its picture and voice exist and streaming scene by scene (overlap.py)."""
+    from engine.overlap import Overlap
 
     workdir.mkdir(parents=True, exist_ok=True)
     videos_dir.mkdir(parents=True, exist_ok=True)
+    locked = SerialReporter(reporter)
+    overall = OverallProgress(locked.progress)
+    script_started = time.perf_counter()
+    progress = StageProgress("script", overall.sink, locked.note, cancel)
+    progress.check_cancelled()
+    script = _write_script(spec, workdir, backends, progress)
+    overall.finish("script")
+    seconds = time.perf_counter() - script_started
+    locked.stage_done("script", seconds)
+    logger.info("%6.2fs  stage script done (%s)", seconds, workdir.name)
 
-    def stage(name: str, work: Callable[[StageProgress], T]) -> T:
-        progress = StageProgress(name, reporter.progress, reporter.note, cancel)
-        progress.check_cancelled()
-        started = time.perf_counter()
-        result = work(progress)
-        seconds = time.perf_counter() - started
-        reporter.stage_done(name, seconds)
-        logger.info("%6.2fs  stage %s done (%s)", seconds, name, workdir.name)
-        return result
-
-    def write_script(progress: StageProgress) -> Script:
-        path = workdir / "script.json"
-        cached = _load_script(path, spec)
-        if cached is not None:
-            progress(1.0, "Script ready (from the previous run)")
-            progress.note("Resumed: reusing the script already written for this job")
-            return cached
-        progress(0.0, "Writing the script")
-        progress.note(f"Script: {backends.script.name}")
-        wpm = backends.narration.words_per_minute(spec)  # includes the voice's pauses
-        script = backends.script.write(spec, progress=progress, words_per_minute=wpm)
-        if len(script.scenes) != spec.num_scenes:
-            raise ModelFailed(
-                f"The script writer returned {len(script.scenes)} scenes instead of {spec.num_scenes}; "
-                "try again, or pick a different model in models/llm/."
-            )
-        write_json(path, script.to_dict())
-        progress(1.0, f"Script ready: {len(script.scenes)} scenes, {script.word_count} words")
-        return script
-
-    script = stage("script", write_script)
-
-    def paint(progress: StageProgress) -> list[Path]:
-        progress(0.0, f"Creating scene 1 of {spec.num_scenes}")
-        progress.note(f"Images: {backends.images.name}")
-        paths = backends.images.images(script, spec, workdir, progress=progress)
-        if len(paths) != len(script.scenes):
-            raise ModelFailed(f"Got {len(paths)} images for {len(script.scenes)} scenes.")
-        progress(1.0, f"All {len(paths)} scene images ready")
-        return paths
-
-    images = stage("images", paint)
-
-    def speak(progress: StageProgress) -> Narration:
-        progress(0.0, f"Narrating scene 1 of {spec.num_scenes}")
-        progress.note(f"Voice: {backends.narration.name}")
-        narration = backends.narration.narrate(script, spec, workdir, progress=progress)
-        write_json(workdir / "narration.json", narration.to_dict())
-        progress(1.0, "Narration ready")
-        return narration
-
-    narration = stage("narration", speak)
-
-    def compose(progress: StageProgress) -> tuple[Path, float]:
-        progress(0.0, "Rendering video 0%")
-        timeline = build_timeline(spec, images, narration, workdir)
-        out = videos_dir / video_name(spec, workdir.name)
-        rendered = workdir / "rendered.json"  # written once the MP4 is in place
-        plan = json.loads(json.dumps(timeline.to_dict(base=workdir)))
-        if out.is_file() and _rendered_from(rendered, plan):
-            progress.note("Resumed: the video was already rendered")
-        else:
-            timeline.to_json(workdir / "timeline.json")
-            render_in_child(workdir / "timeline.json", out, progress=progress)
-            write_json(rendered, {"video": out.name, "timeline": plan})
-        progress(1.0, "Video ready for download")
-        return out, timeline.duration
-
-    video, duration = stage("video", compose)
+    video, duration = Overlap(spec, workdir, videos_dir, backends, script, locked, overall, cancel).run(
+        video_name(spec, workdir.name))
     return Result(video=video, script=script, duration=duration)
+
+
+class SerialReporter:
+    """The reporter, called from one stage thread at a time."""
+
+    def __init__(self, reporter: Reporter) -> None:
+        self._reporter = reporter
+        self._lock = threading.Lock()
+
+    def progress(self, stage: str, percent: float, message: str) -> None:
+        with self._lock:
+            self._reporter.progress(stage, percent, message)
+
+    def note(self, line: str) -> None:
+        with self._lock:
+            self._reporter.note(line)
+
+    def stage_done(self, stage: str, seconds: float) -> None:
+        with self._lock:
+            self._reporter.stage_done(stage, seconds)
+
+
+def _write_script(spec: JobSpec, workdir: Path, backends: Backends, progress: StageProgress) -> Script:
+    path = workdir / "script.json"
+    cached = _load_script(path, spec)
+    if cached is not None:
+        progress(1.0, "Script ready (from the previous run)")
+        progress.note("Resumed: reusing the script already written for this job")
+        return cached
+    progress(0.0, "Writing the script")
+    progress.note(f"Script: {backends.script.name}")
+    wpm = backends.narration.words_per_minute(spec)  # includes the voice's pauses
+    script = backends.script.write(spec, progress=progress, words_per_minute=wpm)
+    if len(script.scenes) != spec.num_scenes:
+        raise ModelFailed(
+            f"The script writer returned {len(script.scenes)} scenes instead of {spec.num_scenes}; "
+            "try again, or pick a different model in models/llm/."
+        )
+    write_json(path, script.to_dict())
+    progress(1.0, f"Script ready: {len(script.scenes)} scenes, {script.word_count} words")
+    return script

@@ -94,3 +94,81 @@ class SubProgress:
 def null_progress(stage: str = "script") -> StageProgress:
     """A StageProgress that reports nowhere; for CLIs and tests."""
     return StageProgress(stage)
+
+
+#: reporter.progress(stage, overall_percent, substatus) — where the combined number goes.
+OverallSink = Callable[[str, float, str], None]
+
+
+class OverallProgress:
+    """The one number and line the frontend reads while stages overlap.
+
+    Overall progress is the weighted completion of the stages: each stage contributes its own
+    share of its range (a quarter each), so the number moves whichever stage advances and never
+    goes backwards (a stage's fraction only counts when it is higher than before). The reported
+    ``stage`` is the stage whose range holds that number (the earliest unfinished one when it
+    sits on a boundary), so the contract's "each report lies within its stage's range" holds;
+    ``substatus`` names every stage running, in pipeline order ("Creating scene 6 of 10 ·
+    Narrating scene 8 of 10 · Rendering video 23%"). Thread-safe; reports at most every
+    ``interval`` seconds except when a stage starts or finishes."""
+
+    def __init__(self, sink: OverallSink, interval: float = 0.2) -> None:
+        self._sink = sink
+        self._interval = interval
+        self._lock = threading.Lock()
+        self._fraction = {s: 0.0 for s in STAGES}
+        self._message: dict[str, str] = {}
+        self._running: set[str] = set()
+        self._done: set[str] = set()
+        self._last_at = float("-inf")
+        self._last_percent = 0.0
+
+    def sink(self, stage: str, percent: float, message: str) -> None:
+        """A StageProgress sink: ``percent`` is the overall number of that stage alone."""
+        lo, hi = STAGE_RANGES[stage]
+        self.update(stage, (percent - lo) / (hi - lo), message)
+
+    def update(self, stage: str, fraction: float, message: str) -> None:
+        import time
+
+        with self._lock:
+            first = stage not in self._running and stage not in self._done
+            if stage not in self._done:
+                self._running.add(stage)
+            self._fraction[stage] = max(self._fraction[stage], min(1.0, max(0.0, fraction)))
+            self._message[stage] = message
+            now = time.monotonic()
+            if first or now - self._last_at >= self._interval:
+                self._emit(now)
+
+    def finish(self, stage: str, message: str | None = None) -> None:
+        """``stage`` is complete: its whole share counts and it leaves the substatus."""
+        import time
+
+        with self._lock:
+            self._fraction[stage] = 1.0
+            self._running.discard(stage)
+            self._done.add(stage)
+            if message is not None:
+                self._message[stage] = message
+            self._emit(time.monotonic(), fallback=stage)
+
+    @property
+    def percent(self) -> float:
+        with self._lock:
+            return self._overall()
+
+    def _overall(self) -> float:
+        return sum((hi - lo) * self._fraction[s] for s, (lo, hi) in STAGE_RANGES.items())
+
+    def _emit(self, now: float, fallback: str | None = None) -> None:
+        percent = max(self._last_percent, self._overall())
+        self._last_percent, self._last_at = percent, now
+        label = next((s for s in STAGES if s not in self._done and
+                      STAGE_RANGES[s][0] <= percent <= STAGE_RANGES[s][1]), None)
+        if label is None:
+            label = next(s for s in STAGES if STAGE_RANGES[s][0] <= percent <= STAGE_RANGES[s][1])
+        running = [s for s in STAGES if s in self._running]
+        shown = running or ([fallback] if fallback else [])
+        text = " · ".join(self._message.get(s, "") for s in shown if self._message.get(s))
+        self._sink(label, percent, text)

@@ -45,6 +45,16 @@ class AspectRatio(str, Enum):
         return {"16:9": (1344, 768), "9:16": (768, 1344), "1:1": (1024, 1024)}[self.value]
 
 
+class Quality(str, Enum):
+    """Render quality. ``draft``: 720p with the fastest encoder settings (previews, CPU-only
+    machines); ``standard``: 1080p; ``high``: 1080p at a higher quality setting, 2160p when an
+    NVIDIA encoder is present. The frame sizes follow the aspect ratio (the short side)."""
+
+    DRAFT = "draft"
+    STANDARD = "standard"
+    HIGH = "high"
+
+
 @dataclass(frozen=True)
 class Character:
     name: str
@@ -70,8 +80,13 @@ class JobSpec:
     captions: bool = True
     music: str | None = None
     seed: int = 0
+    quality: Quality = Quality.STANDARD
     #: Lines the edge wants in the job's details (e.g. "story_type 'ghost' -> scary_horror").
     notes: tuple[str, ...] = field(default=(), compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.quality, Quality):  # the edge passes the request's string
+            object.__setattr__(self, "quality", Quality(self.quality))
 
     @property
     def duration_seconds(self) -> float:
@@ -79,7 +94,7 @@ class JobSpec:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        for key in ("image_mode", "hook_intensity", "pacing", "aspect_ratio"):
+        for key in ("image_mode", "hook_intensity", "pacing", "aspect_ratio", "quality"):
             d[key] = getattr(self, key).value
         d["characters"] = [asdict(c) for c in self.characters]
         d["manual_image_paths"] = list(self.manual_image_paths)
@@ -108,5 +123,6 @@ class JobSpec:
             captions=bool(d.get("captions", True)),
             music=d.get("music"),
             seed=int(d.get("seed", 0)),
+            quality=Quality(d.get("quality", "standard")),
             notes=tuple(d.get("notes", ())),
         )

@@ -89,6 +89,9 @@ class ChildRender:
         self._proc: subprocess.Popen[str] | None = None
         self._stderr: collections.deque[str] = collections.deque(maxlen=_STDERR_KEEP)
         self._lines: list[threading.Thread] = []
+        self._relay_thread: threading.Thread | None = None
+        self._relay_error: BaseException | None = None
+        self._result: dict[str, Any] = {}
 
     def start(self) -> "ChildRender":
         env = dict(os.environ)
@@ -110,6 +113,8 @@ class ChildRender:
         ]
         for t in self._lines:
             t.start()
+        self._relay_thread = threading.Thread(target=self._relay, name="compose-child-events", daemon=True)
+        self._relay_thread.start()
         return self
 
     def send(self, timeline: Timeline, final: bool) -> None:
@@ -134,11 +139,10 @@ class ChildRender:
         if self._proc is not None and self._proc.poll() is None:
             _stop(self._proc)
 
-    def wait(self) -> Path:
-        """Relay the child's events until it ends; raises what ``render()`` would."""
+    def _relay(self) -> None:
+        """Relay the child's events as they come (its own thread, from ``start()``)."""
         proc, progress = self._proc, self.progress
         assert proc is not None and proc.stdout is not None
-        result: dict[str, Any] = {}
         try:
             for line in proc.stdout:
                 try:
@@ -152,7 +156,18 @@ class ChildRender:
                 elif kind == "note":
                     progress.note(str(msg["line"]))
                 elif kind in ("done", "error"):
-                    result = msg
+                    self._result = msg
+        except BaseException as e:  # a progress sink that failed: stop the render, say why
+            self._relay_error = e
+            _stop(proc)
+
+    def wait(self) -> Path:
+        """Wait for the child to end; raises what ``render()`` would."""
+        proc, progress = self._proc, self.progress
+        assert proc is not None
+        try:
+            while self._relay_thread is not None and self._relay_thread.is_alive():
+                self._relay_thread.join(timeout=0.2)
             rc = proc.wait()
         except BaseException:
             _stop(proc)
@@ -164,6 +179,9 @@ class ChildRender:
                     proc.stdin.close()
                 except OSError:
                     pass
+        if self._relay_error is not None:
+            raise self._relay_error
+        result = self._result
         if result.get("event") == "done" and rc == 0:
             return Path(result["path"])
         if result.get("event") == "error":
