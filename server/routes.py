@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import re
+import shutil
 import stat
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any, Awaitable, TypeVar
 
@@ -355,6 +356,26 @@ def _too_large(config: Config) -> RequestInvalid:
     return RequestInvalid("file", f"is larger than {config.max_upload_bytes / 2**20:.4g} MB", status=413)
 
 
+def _discard(path: Path) -> None:
+    """Remove a temp file that may not exist (or whose folder is gone); never raises."""
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+def _not_stored(config: Config, exc: OSError) -> RequestInvalid:
+    """A 507 that says why the upload folder would not take the file, in words a creator can act on."""
+    why = exc.strerror or exc.__class__.__name__
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        try:
+            free = shutil.disk_usage(config.upload_dir).free
+            why = f"the disk is full ({free / 2**20:.0f} MB free); free some space and send it again"
+        except OSError:
+            why = "the disk is full; free some space and send it again"
+    return RequestInvalid("file", f"could not be stored in {config.upload_dir}: {why}", status=507)
+
+
 async def _save_file_part(request: web.Request, reader: MultipartReader, config: Config) -> tuple[str, Path]:
     """Streams the form's ``file`` part into a temp file in the upload folder: (filename, temp path).
     Memory holds one chunk; the file stops at the size limit."""
@@ -370,10 +391,10 @@ async def _save_file_part(request: web.Request, reader: MultipartReader, config:
         if not isinstance(part, BodyPartReader) or part.name != "file":
             continue
         filename = part.filename or "upload"
-        config.upload_dir.mkdir(parents=True, exist_ok=True)
         tmp = part_path(config.upload_dir / "upload")  # swept at start if a crash leaves it
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         try:
+            tmp.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
             with os.fdopen(fd, "wb") as fh:
                 size = 0
                 while chunk := await idle_bounded(part.read_chunk(UPLOAD_CHUNK), "file"):
@@ -381,8 +402,11 @@ async def _save_file_part(request: web.Request, reader: MultipartReader, config:
                     if size > config.max_upload_bytes:
                         raise _too_large(config)
                     await loop.run_in_executor(None, fh.write, chunk)
+        except OSError as exc:  # ours, not the client's: disk full, read-only or missing folder
+            await loop.run_in_executor(None, _discard, tmp)
+            raise _not_stored(config, exc) from None
         except BaseException:
-            await loop.run_in_executor(None, partial(tmp.unlink, missing_ok=True))
+            await loop.run_in_executor(None, _discard, tmp)
             raise
         return filename, tmp
     raise RequestInvalid("file", "missing: send the image as a multipart part named 'file'")
@@ -425,8 +449,10 @@ async def upload(request: web.Request) -> web.Response:
                 path = await loop.run_in_executor(None, store_upload_file, tmp, filename, config.upload_dir)
         except BadInput as exc:
             raise RequestInvalid("file", exc.message) from None
+        except OSError as exc:  # the stored name could not be made (disk full, read-only folder)
+            raise _not_stored(config, exc) from None
         finally:
-            await loop.run_in_executor(None, partial(tmp.unlink, missing_ok=True))
+            await loop.run_in_executor(None, _discard, tmp)
     finally:
         gate.leave()
     return web.json_response({"path": str(path), "filename": path.name}, status=201)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import errno
 import gzip
 import io
 import logging
@@ -513,6 +514,20 @@ async def test_uploads_stream_to_disk_and_are_bounded_at_once(
     assert resp.status == 201
     assert not list(config.upload_dir.glob(".*"))
     assert len(list(config.upload_dir.iterdir())) == UPLOADS_AT_ONCE + 1
+    assert_quiet(caplog)
+
+
+async def test_upload_folder_that_will_not_take_the_file_is_507_not_500(
+    client: Any, config: Config, tmp_path: Path, caplog: Caplog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")  # a "folder" that is a file: mkdir/open fail with an OSError
+    monkeypatch.setattr(server.routes, "part_path", lambda final: blocker / "sub" / ".upload.part-x")
+    resp = await client.post("/api/upload", data=multipart(png_bytes()), headers={"Content-Type": KIND})
+    error = await assert_refused(resp, "file", 507)
+    assert "could not be stored" in error["error"]
+    full = server.routes._not_stored(config, OSError(errno.ENOSPC, "No space left on device"))
+    assert full.status == 507 and "the disk is full" in full.message and "MB free" in full.message
     assert_quiet(caplog)
 
 
