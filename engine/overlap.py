@@ -5,7 +5,10 @@ streaming scene by scene as soon as a scene's picture and voice both exist.
   Coqui voice) that would fight for one device: on a GPU for its memory (one large model
   resident at a time), on a CPU for its cores. Then narration goes first (seconds) and images
   after, so the compositor can start on scene 1 as soon as its picture exists. The embedded
-  voice (Piper, light on the CPU) always runs beside the images.
+  voice (Piper, light on the CPU) always runs beside the images, starting once the first
+  picture exists: a cancel then meets at most one step that cannot be interrupted (a picture
+  being painted, or a voice model loading; each stage checks the cancel between its steps),
+  not two slowing each other down, and no stage is ever left running after the job ends.
 * A scene counts as ready when its files exist in the job folder and are newer than the script
   (a leftover of an earlier script is not mistaken for it): ``images/scene_NN.png`` and
   ``audio/scene_NN.wav`` with its word-timing sidecar. Both stages write them atomically.
@@ -79,11 +82,13 @@ class Overlap:
     def run(self, name: str) -> tuple[Path, float]:
         pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="stage")
         try:
-            narration = pool.submit(self._stage, "narration", self._speak)
             if side_by_side(self.backends):
                 images = pool.submit(self._stage, "images", self._paint)
+                narration = pool.submit(self._after, lambda: images.done() or self._fresh(self._image(0)),
+                                        "narration", self._speak)
             else:
-                images = pool.submit(self._after, narration, "images", self._paint)
+                narration = pool.submit(self._stage, "narration", self._speak)
+                images = pool.submit(self._after, narration.done, "images", self._paint, narration)
             video = pool.submit(self._stage, "video", lambda p: self._compose(p, name, images, narration))
             self._wait([images, narration, video])
             return video.result()
@@ -92,15 +97,16 @@ class Overlap:
             pool.shutdown(wait=True)
 
     def _wait(self, futures: "list[Future[Any]]") -> None:
-        """Wait for every stage; the job's cancel or one stage's failure stops the others.
-        Raises the first failure that is not just the echo of that stop."""
+        """Wait for every stage (none is left running: nothing is written after a job ends);
+        the job's cancel or one stage's failure stops the others at their next check. Raises
+        the first failure that is not just the echo of that stop."""
         while not all(f.done() for f in futures):
             if self.job_cancel.is_set():
                 self.stop.set()
             for f in futures:
                 if f.done() and f.exception() is not None:
                     self.stop.set()
-            time.sleep(0.05)
+            time.sleep(0.02)
         if self.job_cancel.is_set():
             raise JobCancelled()
         errors = [f.exception() for f in futures if f.exception() is not None]
@@ -119,11 +125,15 @@ class Overlap:
         logger.info("%6.2fs  stage %s done (%s)", seconds, name, self.workdir.name)
         return result
 
-    def _after(self, first: "Future[Any]", name: str, work: Callable[[StageProgress], T]) -> T:
-        while not first.done():
+    def _after(self, ready: Callable[[], bool], name: str, work: Callable[[StageProgress], T],
+               first: "Future[Any] | None" = None) -> T:
+        """Run stage ``name`` once ``ready()`` (polled); not at all after a stop or when the
+        stage it waited for failed (``_wait`` raises that failure)."""
+        while not ready():
             if self.stop.wait(0.05):
                 raise JobCancelled()
-        first.result()
+        if first is not None and first.exception() is not None:
+            raise JobCancelled()
         return self._stage(name, work)
 
     # -- stages -----------------------------------------------------------------------------
@@ -203,7 +213,7 @@ class Overlap:
         before scene 1 is)."""
         images, voices = [], []
         for i in range(self.spec.num_scenes):
-            img = self.workdir / "images" / f"scene_{i + 1:02d}.png"
+            img = self._image(i)
             voice = self._voice(i)
             if voice is None or not self._fresh(img):
                 break
@@ -212,6 +222,9 @@ class Overlap:
         if not images:
             return None
         return partial_timeline(self.spec, images, voices, self.settings, self.weights)
+
+    def _image(self, i: int) -> Path:
+        return self.workdir / "images" / f"scene_{i + 1:02d}.png"
 
     def _fresh(self, path: Path) -> bool:
         try:
