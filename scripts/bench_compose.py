@@ -10,9 +10,13 @@
   MoviePy 2       the same kind of zooms and crossfades with MoviePy 2 on a shorter clip,
                   extrapolated per second of video (marked in the table)
   memory          peak RSS (Python + ffmpeg, sampled) for a 1-minute and a 10-minute 1080p render
+  frames only, N workers
+                  composing every frame of the same (silent) timeline with N worker processes
+                  and no encoder: frame production's own throughput, and how it scales with N
 
 Usage: python scripts/bench_compose.py [--seconds 60] [--repeat 2] [--long-minutes 10]
        [--long-preset ultrafast] [--moviepy-seconds 10] [--skip-moviepy] [--skip-long] [--workdir DIR]
+       [--workers 1,2] [--frames-only]
 """
 from __future__ import annotations
 
@@ -204,6 +208,32 @@ def dump_frames(timeline_path: Path, raw: Path) -> int:
     return tl.frame_count
 
 
+def frames_only(timeline_path: Path, workers: int) -> float:
+    """Wall seconds to compose every frame of the timeline with ``workers`` worker processes
+    (engine.compose.workers.FramePool) and no encoder: frame production's own throughput. Worker
+    start-up (a fresh interpreter each) is outside the timing."""
+    from engine.compose.timeline import Timeline
+    from engine.compose.workers import FramePool
+
+    tl = Timeline.from_json(timeline_path)
+    pool = FramePool(tl.width, tl.height, workers, slots=2 * workers + 2)
+    try:
+        pool.start(tl, final=True)
+        free = list(range(len(pool.buffers)))
+        slot_of: dict[int, int] = {}
+        t0 = time.perf_counter()
+        for n in range(tl.frame_count):
+            if not free:
+                free.append(slot_of.pop(pool.wait()))
+            slot_of[n] = free.pop()
+            pool.request(n, slot_of[n])
+        while pool.pending:
+            pool.wait()
+        return time.perf_counter() - t0
+    finally:
+        pool.close()
+
+
 def ffmpeg_alone(raw: Path, out: Path, preset: str) -> tuple[float, float]:
     from engine.compose.ffmpeg import find_ffmpeg
 
@@ -276,6 +306,10 @@ def main() -> int:
     ap.add_argument("--skip-moviepy", action="store_true")
     ap.add_argument("--skip-long", action="store_true")
     ap.add_argument("--workdir", type=Path, default=None)
+    ap.add_argument("--workers", default="1,2",
+                    help="frames-only rows: worker process counts to time (comma-separated)")
+    ap.add_argument("--frames-only", action="store_true",
+                    help="only the frames-only rows (no encoder, no MoviePy, no long renders)")
     args = ap.parse_args()
     os.chdir(ROOT)
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench_compose_"))
@@ -288,15 +322,32 @@ def main() -> int:
     meta = make_assets(work, sec)
     tl = make_timeline(work, sec, "veryfast", meta["words"])
     tl_silent = make_timeline(work, sec, "veryfast", meta["words"], sound=False)
-    raw = work / "frames.nv12"
-    frames = dump_frames(tl, raw)
-    runs, silents, alones = [], [], []
+    counts = [int(c) for c in args.workers.split(",") if c.strip()]
+    best: dict[int, float] = {}
     for _ in range(max(1, args.repeat)):
+        for c in counts:
+            best[c] = min(best.get(c, float("inf")), frames_only(tl_silent, c))
+        loads.append(os.getloadavg()[0])
+    n_frames = round(sec * FPS)
+    for c in counts:
+        scale = f"{best[counts[0]] / best[c]:.2f}x vs {counts[0]}" if c != counts[0] else "-"
+        rows.append((f"frames only, {c} worker process(es): {n_frames} frames 1080p, no encoder (best of "
+                     f"{max(1, args.repeat)}) [scaling {scale}]",
+                     f"{best[c]:.1f}", f"{best[c] / sec:.2f}", f"{n_frames / best[c]:.0f} frames/s",
+                     "-", "-", "-"))
+    if args.frames_only:
+        args.skip_moviepy = args.skip_long = True
+    raw = work / "frames.nv12"
+    frames = dump_frames(tl, raw) if not args.frames_only else 0
+    runs, silents, alones = [], [], []
+    for _ in range(max(1, args.repeat) if not args.frames_only else 0):
         runs.append(run_measured(render_cmd(tl, work / "ours.mp4")))
         alones.append(ffmpeg_alone(raw, work / "alone.mp4", "veryfast"))
         silents.append(run_measured(render_cmd(tl_silent, work / "silent.mp4")))
         loads.append(os.getloadavg()[0])
-    raw.unlink()
+    raw.unlink(missing_ok=True)
+    if not runs:
+        return _table(rows, args, loads, {})
     ours = min(runs, key=lambda r: r["wall"])
     alone, alone_cpu = min(alones)
     walls = ", ".join(f"{r['wall']:.1f}" for r in runs)
@@ -330,6 +381,10 @@ def main() -> int:
             rows.append((f"ours: {minutes:g} min 1080p30, preset {args.long_preset} (memory check)",
                          f"{m['wall']:.1f}", f"{m['wall'] / s:.2f}", "-", f"{m['cpu']:.1f}", "-",
                          f"{_mib(m['total'])} (python {_mib(m['own'])} + ffmpeg {_mib(m['child'])})"))
+    return _table(rows, args, loads, {"ours": runs, "silent": silents, "alone": alones})
+
+
+def _table(rows: list[tuple[str, ...]], args: argparse.Namespace, loads: list[float], raw: dict) -> int:
     head = ("run", "wall s", "wall s / video s", "wall vs ffmpeg alone", "CPU s", "CPU vs ffmpeg alone",
             "peak RSS MiB")
     widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
@@ -344,7 +399,7 @@ def main() -> int:
     print("Best of the alternating runs compared; CPU = user+sys of the process and its ffmpeg children.")
     print("Load average during the run: " + ", ".join(f"{x:.1f}" for x in loads)
           + " (2 cores; other work on the machine skews wall times)")
-    print(json.dumps({"ours": runs, "silent": silents, "alone": alones}), file=sys.stderr)
+    print(json.dumps(raw), file=sys.stderr)
     return 0
 
 
