@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from engine.compose import motion as mo
 from engine.compose.caption_art import CaptionArt, layout_for, render_caption
@@ -49,8 +49,11 @@ class FrameComposer:
     A scene's camera path depends on its neighbours' lengths (its crossfades), so the caller asks
     only for frames before the last known scene becomes visible (see produce.py)."""
 
-    def __init__(self, timeline: Timeline, *, final: bool = True) -> None:
+    def __init__(self, timeline: Timeline, *, final: bool = True,
+                 stills: "Callable[[int, mo.ScenePlan], Still] | None" = None) -> None:
         import numpy as np
+
+        self._source = stills  # where prepared scene pictures come from (default: made here)
 
         self.w, self.h = timeline.width, timeline.height
         self.frame_dt = 1.0 / timeline.fps
@@ -99,6 +102,8 @@ class FrameComposer:
 
     def _prepare(self, i: int) -> Still:
         p = self.plans[i]
+        if self._source is not None:
+            return self._source(i, p)
         return prepare_still(self.t.scenes[i].image, self.w, self.h, p.amount,
                              mirrored=p.motion in mo.ZOOMS, what=f"scene {i + 1} image")
 

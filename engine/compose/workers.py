@@ -1,8 +1,11 @@
 """Frames on every core: worker processes that compose different frames at once into shared
 memory, while one writer feeds ffmpeg in order.
 
-Worker k of W composes frames k, k+W, k+2W, ... (each has its own FrameComposer and decodes the
-scene pictures it needs itself: a few tenths of a second per scene, against seconds of frames).
+Worker k of W composes frames k, k+W, k+2W, ... with its own FrameComposer. The scene pictures
+(decoded, cover-cropped, converted and mirrored once per scene: ~0.1 s of CPU) are prepared once,
+by the producer on its own thread a scene ahead, into files in shared memory that every worker
+maps read-only (SharedStills): no worker repeats that work, and the pages exist once. A scene's
+file goes as soon as every frame that shows it is done.
 A frame's pixels go straight into one of a fixed set of frame slots in a shared memory file, the
 same slots the FrameWriter hands to ffmpeg, so nothing is copied between processes; only small
 messages travel (``(frame, slot)`` out, the frame number back). Each worker answers its own
@@ -23,7 +26,9 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from collections import deque
+from concurrent.futures import Future
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -33,6 +38,8 @@ from engine.errors import BadInput, RenderFailed
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
+    from engine.compose.motion import ScenePlan
+    from engine.compose.still import Still
     from engine.compose.timeline import Timeline
 
 log = logging.getLogger(__name__)
@@ -41,6 +48,7 @@ log = logging.getLogger(__name__)
 ENV_WORKERS: Final = "STORYREEL_FRAME_WORKERS"
 _START_TIMEOUT: Final = 60.0  # seconds for a worker to import numpy/OpenCV and attach
 _ROOT: Final = Path(__file__).resolve().parents[2]
+_STILL_TIMEOUT: Final = 300.0  # seconds a worker waits for a scene picture the producer is making
 
 
 def frame_workers(codec: str, cores: int | None = None) -> int:
@@ -95,6 +103,7 @@ class FramePool:
         self._done: list[Connection] = []
         self._pending: deque[int] = deque()
         self._closed = False
+        self._stills = SharedStills()
 
     def slot(self, buf: "np.ndarray") -> int:
         return self._slot_of[id(buf)]
@@ -109,7 +118,8 @@ class FramePool:
             task_r, task_w = os.pipe()
             done_r, done_w = os.pipe()
             argv = [sys.executable, "-m", "engine.compose.workers", str(task_r), str(done_w), str(self._path),
-                    str(len(self.buffers)), str(self.frame_size), str(self.size[0]), str(self.size[1])]
+                    str(len(self.buffers)), str(self.frame_size), str(self.size[0]), str(self.size[1]),
+                    str(self._stills.folder)]
             try:
                 p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, pass_fds=(task_r, done_w), env=env)
             except OSError as e:
@@ -129,11 +139,13 @@ class FramePool:
 
     def update(self, timeline: "Timeline", final: bool) -> None:
         """Send every worker the timeline as known now (before any request that needs it)."""
+        self._stills.update(timeline)
         msg = ("timeline", timeline.to_dict(), final)
         for k in range(self.workers):
             self._send(k, msg)
 
     def request(self, n: int, slot: int) -> None:
+        self._stills.ensure(n)
         self._send(n % self.workers, ("frame", n, slot))
         self._pending.append(n)
 
@@ -151,6 +163,7 @@ class FramePool:
         got = self._receive(n % self.workers, "frame")
         if got != n:
             raise RenderFailed(f"frame worker {n % self.workers} returned frame {got} for {n}")
+        self._stills.release_before(n)
         return n
 
     def close(self) -> None:
@@ -173,6 +186,7 @@ class FramePool:
             conn.close()
         self._procs.clear()
         self._unlink()
+        self._stills.close()
         # The mapping itself goes when the last buffer view does (the writer may still hold some).
 
     # -- internals ---------------------------------------------------------------------------
@@ -215,13 +229,110 @@ class FramePool:
             self._path = None
 
 
+class SharedStills:
+    """Producer side: each scene's prepared picture, once, in a file the workers map."""
+
+    def __init__(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from engine.compose.cpu import yield_to_encoder
+
+        self.folder = Path(tempfile.mkdtemp(prefix="storyreel-stills-", dir=_shm_dir()))
+        self._prep = ThreadPoolExecutor(max_workers=1, thread_name_prefix="compose-stills",
+                                        initializer=yield_to_encoder)
+        self._made: dict[int, Future[None]] = {}
+        self._plans: tuple[ScenePlan, ...] = ()
+        self._starts: list[float] = []
+        self._timeline: Timeline | None = None
+
+    def update(self, timeline: "Timeline") -> None:
+        from engine.compose import motion as mo
+
+        self._timeline = timeline
+        self._plans = mo.plan_scenes(timeline)
+        self._starts = [p.start for p in self._plans]
+
+    def ensure(self, n: int) -> None:
+        """Make sure the pictures frame ``n`` shows exist (and start on the next scene's)."""
+        from engine.compose import motion as mo
+
+        assert self._timeline is not None
+        time = n / self._timeline.fps
+        visible = [i for i, _ in mo.layers_at(self._plans, time, self._starts)]
+        for i in [*visible, visible[-1] + 1]:
+            if i < len(self._plans) and i not in self._made:
+                self._made[i] = self._prep.submit(self._write, i, self._timeline, self._plans[i])
+        for i in visible:
+            self._made[i].result()  # raises the picture's own error (BadInput naming the scene)
+
+    def release_before(self, n: int) -> None:
+        """Frame ``n`` and all before it are done: drop the pictures no later frame shows (the
+        workers that mapped them keep their pages until they let go)."""
+        assert self._timeline is not None
+        time = n / self._timeline.fps
+        for i in [i for i in self._made if self._plans[i].visible_to < time - 1.0 / self._timeline.fps]:
+            fut = self._made.pop(i)
+            if fut.done():
+                (self.folder / _still_name(i)).unlink(missing_ok=True)
+
+    def close(self) -> None:
+        import shutil
+
+        self._prep.shutdown(wait=True, cancel_futures=True)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def _write(self, i: int, timeline: "Timeline", plan: "ScenePlan") -> None:
+        from engine.compose import motion as mo
+        from engine.compose.still import prepare_still
+
+        still = prepare_still(timeline.scenes[i].image, timeline.width, timeline.height, plan.amount,
+                              mirrored=plan.motion in mo.ZOOMS, what=f"scene {i + 1} image")
+        part = self.folder / f".{_still_name(i)}.part"
+        with open(part, "wb") as fh:
+            for plane in (*still.y, *still.uv):
+                fh.write(memoryview(plane.data))  # contiguous planes, in order
+        os.replace(part, self.folder / _still_name(i))
+
+
+def _still_name(i: int) -> str:
+    return f"still_{i:04d}"
+
+
+def load_still(folder: Path, i: int, plan: "ScenePlan", width: int, height: int) -> "Still":
+    """Worker side: scene ``i``'s prepared picture, mapped read-only from the producer's file."""
+    import numpy as np
+
+    from engine.compose import motion as mo
+    from engine.compose.still import Still, canvas_size
+
+    cw, ch = canvas_size(width, height, plan.amount)
+    copies = 4 if plan.motion in mo.ZOOMS else 1
+    path = folder / _still_name(i)
+    waited = 0.0
+    while not path.exists():  # the producer makes it a scene ahead; a look-ahead may come first
+        if waited > _STILL_TIMEOUT:
+            raise RenderFailed(f"scene {i + 1}: the prepared picture did not arrive in {_STILL_TIMEOUT:.0f}s")
+        time.sleep(0.005)
+        waited += 0.005
+    data = np.memmap(path, np.uint8, "r")
+    ysz, uvsz = cw * ch, (cw // 2) * (ch // 2) * 2
+    if data.size != copies * (ysz + uvsz):
+        raise RenderFailed(f"scene {i + 1}: prepared picture has {data.size} bytes, expected "
+                           f"{copies * (ysz + uvsz)}")
+    ys = tuple(data[k * ysz:(k + 1) * ysz].reshape(ch, cw) for k in range(copies))
+    base = copies * ysz
+    uvs = tuple(data[base + k * uvsz:base + (k + 1) * uvsz].reshape(ch // 2, cw // 2, 2)
+                for k in range(copies))
+    return Still(ys, uvs)
+
+
 def _shm_dir() -> str | None:
     shm = Path("/dev/shm")
     return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
 
 
 def _worker_main(tasks: Connection, done: Connection, path: str, slots: int, frame_size: int,
-                 size: tuple[int, int]) -> None:
+                 size: tuple[int, int], stills: Path) -> None:
     """A frame worker: attach the slots, then compose each requested frame into its slot. A
     SIGTERM or SIGINT (the render's own cancel) ends it quietly; the producer sees it gone."""
     import numpy as np
@@ -244,14 +355,19 @@ def _worker_main(tasks: Connection, done: Connection, path: str, slots: int, fra
             while True:
                 try:
                     msg = tasks.recv()
-                except (EOFError, OSError):
-                    return  # the producer is gone
+                except (EOFError, OSError):  # the producer is gone: nobody else will clean up
+                    import shutil
+
+                    shutil.rmtree(stills, ignore_errors=True)
+                    return
                 if msg is None:
                     return
                 if msg[0] == "timeline":
                     timeline = Timeline.from_dict(msg[1])
                     if composer is None:
-                        composer = FrameComposer(timeline, final=msg[2])
+                        composer = FrameComposer(
+                            timeline, final=msg[2],
+                            stills=lambda i, plan: load_still(stills, i, plan, w, h))
                     else:
                         composer.extend(timeline, final=msg[2])
                     continue
@@ -275,13 +391,13 @@ def _worker_main(tasks: Connection, done: Connection, path: str, slots: int, fra
 
 
 def main(argv: list[str]) -> int:
-    """``python -m engine.compose.workers TASK_FD DONE_FD SLOTS_FILE SLOTS FRAME_BYTES W H``."""
+    """``python -m engine.compose.workers TASK_FD DONE_FD SLOTS_FILE SLOTS FRAME_BYTES W H STILLS``."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_DFL)
-    task_fd, done_fd, path, slots, frame_size, w, h = argv
+    task_fd, done_fd, path, slots, frame_size, w, h, stills = argv
     _worker_main(Connection(int(task_fd), writable=False), Connection(int(done_fd), readable=False),
-                 path, int(slots), int(frame_size), (int(w), int(h)))
+                 path, int(slots), int(frame_size), (int(w), int(h)), Path(stills))
     return 0
 
 
