@@ -149,6 +149,10 @@ class FramePool:
         self._send(n % self.workers, ("frame", n, slot))
         self._pending.append(n)
 
+    def prepare_all(self) -> None:
+        """Prepare every scene's picture now (benchmarks: time the frames alone)."""
+        self._stills.prepare_all()
+
     def ready(self) -> bool:
         """Whether the oldest requested frame is done (without waiting)."""
         return bool(self._pending) and self._done[self._pending[0] % self.workers].poll()
@@ -264,6 +268,14 @@ class SharedStills:
                 self._made[i] = self._prep.submit(self._write, i, self._timeline, self._plans[i])
         for i in visible:
             self._made[i].result()  # raises the picture's own error (BadInput naming the scene)
+
+    def prepare_all(self) -> None:
+        assert self._timeline is not None
+        for i, plan in enumerate(self._plans):
+            if i not in self._made:
+                self._made[i] = self._prep.submit(self._write, i, self._timeline, plan)
+        for fut in self._made.values():
+            fut.result()
 
     def release_before(self, n: int) -> None:
         """Frame ``n`` and all before it are done: drop the pictures no later frame shows (the
