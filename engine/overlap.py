@@ -165,17 +165,17 @@ class Overlap:
         child: ChildRender | None = None
         sent: Timeline | None = None
         if not (out.is_file() and marker.is_file()):  # a resumed job with its video skips this
-            child = ChildRender(out, progress=progress, expect_seconds=self.spec.duration_seconds)
+            # started now: its start-up (an interpreter, numpy, OpenCV, ffmpeg) overlaps the
+            # first scenes; it waits for the first timeline
+            child = ChildRender(out, progress=progress, expect_seconds=self.spec.duration_seconds).start()
         try:
             while not (images.done() and narration.done()):
                 progress.check_cancelled()
-                if sent is not None and child is not None and not child.running:
-                    child.wait()  # it stopped early: raises its error
                 if child is not None:
+                    if not child.running:
+                        child.wait()  # it stopped early: raises its error
                     ready = self._ready_scenes()
                     if ready is not None and (sent is None or len(ready.scenes) > len(sent.scenes)):
-                        if sent is None:
-                            child.start()
                         child.send(ready, final=False)
                         sent = ready
                 time.sleep(_POLL)
@@ -185,17 +185,15 @@ class Overlap:
                                       settings=settings)
             plan = json.loads(json.dumps(timeline.to_dict(base=self.workdir)))
             timeline.to_json(self.workdir / "timeline.json")
-            if sent is not None and not _same_scenes(timeline, sent):
+            if child is not None and sent is not None and not _same_scenes(timeline, sent):
                 progress.note("A scene changed after the render started on it; rendering again")
-                assert child is not None
                 child.stop()
-                sent = None
-            if sent is None and out.is_file() and rendered_from(marker, plan):
+                child = None
+            if child is None and out.is_file() and rendered_from(marker, plan):
                 progress.note("Resumed: the video was already rendered")
             else:
-                if sent is None:
+                if child is None:
                     child = ChildRender(out, progress=progress, expect_seconds=timeline.duration).start()
-                assert child is not None
                 child.send(timeline, final=True)
                 child.wait()
                 write_json(marker, {"video": out.name, "timeline": plan})

@@ -3,7 +3,9 @@
 10 scenes, 1080p30 at ``standard``) end to end through engine.pipeline.run, on whatever backends
 are installed (``--backends embedded``: the draft writer, draft art and the Piper voice).
 
-  per stage       when each stage started and ended (seconds from the click) and its own time
+  per stage       when each stage started and ended (seconds from the click) and its own time;
+                  the video stage starts at once and waits for scenes 1-2; "frames reported
+                  encoding" is its first progress report above 0 %
   relay           the stages' times added up: what the job took when they ran one after another
   saved           relay minus wall: what the overlap saved
   wall            click to MP4
@@ -18,6 +20,7 @@ Usage: python scripts/bench_job.py [--minutes 5] [--scenes 10] [--quality standa
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import subprocess
 import sys
@@ -52,6 +55,7 @@ class Clock:
         self.started: dict[str, float] = {}
         self.ended: dict[str, float] = {}
         self.seconds: dict[str, float] = {}
+        self.first_frames: float | None = None
         self.lock = threading.Lock()
 
     def progress(self, stage: str, percent: float, message: str) -> None:
@@ -60,6 +64,8 @@ class Clock:
             for name in STAGES:  # every stage named in the substatus has started
                 if name not in self.started and (name == stage or _mentions(name, message)):
                     self.started[name] = now
+            if self.first_frames is None and re.search(r"Rendering video [1-9]", message):
+                self.first_frames = now
 
     def note(self, line: str) -> None:
         return None
@@ -154,6 +160,8 @@ def main() -> int:
     for s in STAGES:
         print(f"{'stage ' + s:<34}{clock.started.get(s, 0):>9.1f}{clock.ended.get(s, 0):>9.1f}"
               f"{clock.seconds.get(s, 0):>10.1f}")
+    if clock.first_frames is not None:
+        print(f"{'video: frames reported encoding':<34}{clock.first_frames:>9.1f}")
     print(f"{'relay (stages added up)':<34}{'':>18}{relay:>10.1f}")
     print(f"{'saved by overlap':<34}{'':>18}{relay - wall:>10.1f}")
     print(f"{'total wall':<34}{'':>18}{wall:>10.1f}")
