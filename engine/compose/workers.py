@@ -26,20 +26,17 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from collections import deque
-from concurrent.futures import Future
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from engine.compose.shared_stills import SharedStills, load_still, shm_dir
 from engine.errors import BadInput, RenderFailed
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
-    from engine.compose.motion import ScenePlan
-    from engine.compose.still import Still
     from engine.compose.timeline import Timeline
 
 log = logging.getLogger(__name__)
@@ -48,7 +45,6 @@ log = logging.getLogger(__name__)
 ENV_WORKERS: Final = "STORYREEL_FRAME_WORKERS"
 _START_TIMEOUT: Final = 60.0  # seconds for a worker to import numpy/OpenCV and attach
 _ROOT: Final = Path(__file__).resolve().parents[2]
-_STILL_TIMEOUT: Final = 300.0  # seconds a worker waits for a scene picture the producer is making
 
 
 def frame_workers(codec: str, cores: int | None = None) -> int:
@@ -87,7 +83,7 @@ class FramePool:
         self.workers = workers
         self.frame_size = frame_bytes(width, height)
         self.size = (width, height)
-        fd, name = tempfile.mkstemp(prefix="storyreel-frames-", dir=_shm_dir())
+        fd, name = tempfile.mkstemp(prefix="storyreel-frames-", dir=shm_dir())
         self._path: Path | None = Path(name)
         try:
             os.ftruncate(fd, self.frame_size * slots)
@@ -231,116 +227,6 @@ class FramePool:
         if self._path is not None:
             self._path.unlink(missing_ok=True)
             self._path = None
-
-
-class SharedStills:
-    """Producer side: each scene's prepared picture, once, in a file the workers map."""
-
-    def __init__(self) -> None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        from engine.compose.cpu import yield_to_encoder
-
-        self.folder = Path(tempfile.mkdtemp(prefix="storyreel-stills-", dir=_shm_dir()))
-        self._prep = ThreadPoolExecutor(max_workers=1, thread_name_prefix="compose-stills",
-                                        initializer=yield_to_encoder)
-        self._made: dict[int, Future[None]] = {}
-        self._plans: tuple[ScenePlan, ...] = ()
-        self._starts: list[float] = []
-        self._timeline: Timeline | None = None
-
-    def update(self, timeline: "Timeline") -> None:
-        from engine.compose import motion as mo
-
-        self._timeline = timeline
-        self._plans = mo.plan_scenes(timeline)
-        self._starts = [p.start for p in self._plans]
-
-    def ensure(self, n: int) -> None:
-        """Make sure the pictures frame ``n`` shows exist (and start on the next scene's)."""
-        from engine.compose import motion as mo
-
-        assert self._timeline is not None
-        time = n / self._timeline.fps
-        visible = [i for i, _ in mo.layers_at(self._plans, time, self._starts)]
-        for i in [*visible, visible[-1] + 1]:
-            if i < len(self._plans) and i not in self._made:
-                self._made[i] = self._prep.submit(self._write, i, self._timeline, self._plans[i])
-        for i in visible:
-            self._made[i].result()  # raises the picture's own error (BadInput naming the scene)
-
-    def prepare_all(self) -> None:
-        assert self._timeline is not None
-        for i, plan in enumerate(self._plans):
-            if i not in self._made:
-                self._made[i] = self._prep.submit(self._write, i, self._timeline, plan)
-        for fut in self._made.values():
-            fut.result()
-
-    def release_before(self, n: int) -> None:
-        """Frame ``n`` and all before it are done: drop the pictures no later frame shows (the
-        workers that mapped them keep their pages until they let go)."""
-        assert self._timeline is not None
-        time = n / self._timeline.fps
-        for i in [i for i in self._made if self._plans[i].visible_to < time - 1.0 / self._timeline.fps]:
-            fut = self._made.pop(i)
-            if fut.done():
-                (self.folder / _still_name(i)).unlink(missing_ok=True)
-
-    def close(self) -> None:
-        import shutil
-
-        self._prep.shutdown(wait=True, cancel_futures=True)
-        shutil.rmtree(self.folder, ignore_errors=True)
-
-    def _write(self, i: int, timeline: "Timeline", plan: "ScenePlan") -> None:
-        from engine.compose import motion as mo
-        from engine.compose.still import prepare_still
-
-        still = prepare_still(timeline.scenes[i].image, timeline.width, timeline.height, plan.amount,
-                              mirrored=plan.motion in mo.ZOOMS, what=f"scene {i + 1} image")
-        part = self.folder / f".{_still_name(i)}.part"
-        with open(part, "wb") as fh:
-            for plane in (*still.y, *still.uv):
-                fh.write(memoryview(plane.data))  # contiguous planes, in order
-        os.replace(part, self.folder / _still_name(i))
-
-
-def _still_name(i: int) -> str:
-    return f"still_{i:04d}"
-
-
-def load_still(folder: Path, i: int, plan: "ScenePlan", width: int, height: int) -> "Still":
-    """Worker side: scene ``i``'s prepared picture, mapped read-only from the producer's file."""
-    import numpy as np
-
-    from engine.compose import motion as mo
-    from engine.compose.still import Still, canvas_size
-
-    cw, ch = canvas_size(width, height, plan.amount)
-    copies = 4 if plan.motion in mo.ZOOMS else 1
-    path = folder / _still_name(i)
-    waited = 0.0
-    while not path.exists():  # the producer makes it a scene ahead; a look-ahead may come first
-        if waited > _STILL_TIMEOUT:
-            raise RenderFailed(f"scene {i + 1}: the prepared picture did not arrive in {_STILL_TIMEOUT:.0f}s")
-        time.sleep(0.005)
-        waited += 0.005
-    data = np.memmap(path, np.uint8, "r")
-    ysz, uvsz = cw * ch, (cw // 2) * (ch // 2) * 2
-    if data.size != copies * (ysz + uvsz):
-        raise RenderFailed(f"scene {i + 1}: prepared picture has {data.size} bytes, expected "
-                           f"{copies * (ysz + uvsz)}")
-    ys = tuple(data[k * ysz:(k + 1) * ysz].reshape(ch, cw) for k in range(copies))
-    base = copies * ysz
-    uvs = tuple(data[base + k * uvsz:base + (k + 1) * uvsz].reshape(ch // 2, cw // 2, 2)
-                for k in range(copies))
-    return Still(ys, uvs)
-
-
-def _shm_dir() -> str | None:
-    shm = Path("/dev/shm")
-    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
 
 
 def _worker_main(tasks: Connection, done: Connection, path: str, slots: int, frame_size: int,
