@@ -5,10 +5,11 @@ streaming scene by scene as soon as a scene's picture and voice both exist.
   Coqui voice) that would fight for one device: on a GPU for its memory (one large model
   resident at a time), on a CPU for its cores. Then narration goes first (seconds) and images
   after, so the compositor can start on scene 1 as soon as its picture exists. The embedded
-  voice (Piper, light on the CPU) always runs beside the images, starting once the first
-  picture exists: a cancel then meets at most one step that cannot be interrupted (a picture
-  being painted, or a voice model loading; each stage checks the cancel between its steps),
-  not two slowing each other down, and no stage is ever left running after the job ends.
+  voice (Piper, light on the CPU) always runs beside the images: at once beside SDXL (which
+  checks the cancel every denoising step), and once the first picture exists beside the quick
+  draft/stock/manual pictures, so that a cancel right after the script meets at most one step
+  that cannot be interrupted (a picture being drawn, or a voice model loading), not two slowing
+  each other down on a small CPU. No stage is ever left running after the job ends.
 * A scene counts as ready when its files exist in the job folder and are newer than the script
   (a leftover of an earlier script is not mistaken for it): ``images/scene_NN.png`` and
   ``audio/scene_NN.wav`` with its word-timing sidecar. Both stages write them atomically.
@@ -84,8 +85,9 @@ class Overlap:
         try:
             if side_by_side(self.backends):
                 images = pool.submit(self._stage, "images", self._paint)
-                narration = pool.submit(self._after, lambda: images.done() or self._fresh(self._image(0)),
-                                        "narration", self._speak)
+                painter = getattr(self.backends.images, "name", "") == "sdxl"
+                narration = pool.submit(self._after, lambda: painter or images.done()
+                                        or self._fresh(self._image(0)), "narration", self._speak)
             else:
                 narration = pool.submit(self._stage, "narration", self._speak)
                 images = pool.submit(self._after, narration.done, "images", self._paint, narration)
