@@ -180,6 +180,7 @@ class Overlap:
                     if ready is not None and (sent is None or len(ready.scenes) > len(sent.scenes)):
                         child.send(ready, final=False)
                         sent = ready
+                        logger.info("compositor: %d of %d scenes ready", len(ready.scenes), self.spec.num_scenes)
                 time.sleep(_POLL)
             progress.check_cancelled()
             paths, voice = images.result(), narration.result()
