@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Final, TypeVar
 
 from engine.assemble import build_timeline, partial_timeline, render_settings, scene_weights
 from engine.compose.child import ChildRender
@@ -60,6 +61,15 @@ def _shares(spec: JobSpec, script: Script, backends: Backends) -> list[float]:
     return scene_weights(texts)
 
 
+#: ``STORYREEL_OVERLAP=0`` runs the stages one after another, as before the overlap (to measure
+#: what the overlap saves, scripts/bench_job.py --relay; or to rule it out when troubleshooting).
+ENV_OVERLAP: Final = "STORYREEL_OVERLAP"
+
+
+def relay() -> bool:
+    return os.environ.get(ENV_OVERLAP, "1").strip().lower() in ("0", "no", "false", "off")
+
+
 def side_by_side(backends: Backends) -> bool:
     """Whether narration runs beside the images (see the module docstring)."""
     return not (getattr(backends.images, "name", "") == "sdxl"
@@ -83,15 +93,21 @@ class Overlap:
     def run(self, name: str) -> tuple[Path, float]:
         pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="stage")
         try:
-            if side_by_side(self.backends):
+            if relay():  # one stage after another, as before the overlap (for comparison)
                 images = pool.submit(self._stage, "images", self._paint)
-                painter = getattr(self.backends.images, "name", "") == "sdxl"
-                narration = pool.submit(self._after, lambda: painter or images.done()
-                                        or self._fresh(self._image(0)), "narration", self._speak)
+                narration = pool.submit(self._after, images.done, "narration", self._speak, images)
+                video = pool.submit(self._after, narration.done, "video",
+                                    lambda p: self._compose(p, name, images, narration), narration)
             else:
-                narration = pool.submit(self._stage, "narration", self._speak)
-                images = pool.submit(self._after, narration.done, "images", self._paint, narration)
-            video = pool.submit(self._stage, "video", lambda p: self._compose(p, name, images, narration))
+                if side_by_side(self.backends):
+                    images = pool.submit(self._stage, "images", self._paint)
+                    painter = getattr(self.backends.images, "name", "") == "sdxl"
+                    narration = pool.submit(self._after, lambda: painter or images.done()
+                                            or self._fresh(self._image(0)), "narration", self._speak)
+                else:
+                    narration = pool.submit(self._stage, "narration", self._speak)
+                    images = pool.submit(self._after, narration.done, "images", self._paint, narration)
+                video = pool.submit(self._stage, "video", lambda p: self._compose(p, name, images, narration))
             self._wait([images, narration, video])
             return video.result()
         finally:
@@ -180,7 +196,8 @@ class Overlap:
                     if ready is not None and (sent is None or len(ready.scenes) > len(sent.scenes)):
                         child.send(ready, final=False)
                         sent = ready
-                        logger.info("compositor: %d of %d scenes ready", len(ready.scenes), self.spec.num_scenes)
+                        logger.info("compositor: %d of %d scenes ready", len(ready.scenes),
+                                    self.spec.num_scenes)
                 time.sleep(_POLL)
             progress.check_cancelled()
             paths, voice = images.result(), narration.result()

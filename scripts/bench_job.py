@@ -6,8 +6,9 @@ are installed (``--backends embedded``: the draft writer, draft art and the Pipe
   per stage       when each stage started and ended (seconds from the click) and its own time;
                   the video stage starts at once and waits for scenes 1-2; "frames reported
                   encoding" is its first progress report above 0 %
-  relay           the stages' times added up: what the job took when they ran one after another
-  saved           relay minus wall: what the overlap saved
+  added up        the stages' own times added up (the video stage's includes its wait for scenes)
+  relay run       with --relay: the same job again with the stages one after another
+                  (STORYREEL_OVERLAP=0), and what the overlap saved against it
   wall            click to MP4
   per minute      wall time per minute of video
   ffmpeg alone    ffmpeg encoding the same number of frames at the same size and settings from
@@ -15,11 +16,12 @@ are installed (``--backends embedded``: the draft writer, draft art and the Pipe
                   across it, looped): the encoder-bound limit; wall / ffmpeg alone is the target
 
 Usage: python scripts/bench_job.py [--minutes 5] [--scenes 10] [--quality standard]
-       [--backends auto|embedded] [--workdir DIR] [--skip-ffmpeg]
+       [--backends auto|embedded] [--workdir DIR] [--skip-ffmpeg] [--relay]
 """
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import subprocess
@@ -32,6 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from engine.pipeline import Backends, Result  # noqa: E402
 from engine.spec import Character, HookIntensity, ImageMode, JobSpec, Pacing, Quality  # noqa: E402
 
 STAGES = ("script", "images", "narration", "video")
@@ -130,6 +133,26 @@ def ffmpeg_alone(timeline_json: Path, frames: int, scratch: Path) -> tuple[float
         raw.unlink(missing_ok=True)
 
 
+def run_job(spec: JobSpec, work: Path, backends: Backends, relay: bool) -> tuple[Clock, Result, float]:
+    """One run of the job in a fresh folder; ``relay``: the stages one after another."""
+    from engine.overlap import ENV_OVERLAP
+    from engine.pipeline import run
+
+    shutil.rmtree(work, ignore_errors=True)
+    before = os.environ.get(ENV_OVERLAP)
+    os.environ[ENV_OVERLAP] = "0" if relay else "1"
+    try:
+        clock = Clock()
+        result = run(spec, work / "job", backends=backends, videos_dir=work / "videos", reporter=clock,
+                     cancel=threading.Event())
+        return clock, result, time.monotonic() - clock.t0
+    finally:
+        if before is None:
+            os.environ.pop(ENV_OVERLAP, None)
+        else:
+            os.environ[ENV_OVERLAP] = before
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, default=5.0)
@@ -138,10 +161,11 @@ def main() -> int:
     ap.add_argument("--backends", default="auto", choices=("auto", "embedded"))
     ap.add_argument("--workdir", type=Path, default=None, help="keep the job's files here")
     ap.add_argument("--skip-ffmpeg", action="store_true")
+    ap.add_argument("--relay", action="store_true",
+                    help="also run the job with the stages one after another (STORYREEL_OVERLAP=0)")
     args = ap.parse_args()
 
     from engine.backends import choose_backends
-    from engine.pipeline import run
 
     models = ROOT / "models"
     embedded = args.backends == "embedded"
@@ -151,34 +175,34 @@ def main() -> int:
     spec = example_spec(args.minutes, args.scenes, args.quality)
     tmp = Path(tempfile.mkdtemp(prefix="bench-job-"))
     work = args.workdir or tmp
-    job = work / "job"
-    shutil.rmtree(job, ignore_errors=True)
-    clock = Clock()
     try:
-        result = run(spec, job, backends=choice.backends, videos_dir=work / "videos", reporter=clock,
-                     cancel=threading.Event())
-        wall = time.monotonic() - clock.t0
+        clock, result, wall = run_job(spec, work / "overlapped", choice.backends, relay=False)
+        relay_wall = run_job(spec, work / "relay", choice.backends, relay=True)[2] if args.relay else None
         frames = round(result.duration * spec.fps)
-        alone, how = (None, "") if args.skip_ffmpeg else ffmpeg_alone(job / "timeline.json", frames, tmp)
+        alone, how = (None, "") if args.skip_ffmpeg else ffmpeg_alone(
+            work / "overlapped" / "job" / "timeline.json", frames, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
-    relay = sum(clock.seconds.values())
+    added = sum(clock.seconds.values())
     print(f"\nbench_job: {args.minutes:g} min, {args.scenes} scenes, quality {args.quality}, "
-          f"backends: {', '.join(f'{s.stage}={s.backend}' for s in choice.stages)}")
-    print(f"{'row':<34}{'start s':>9}{'end s':>9}{'seconds':>10}")
+          f"backends: {', '.join(f'{s.stage}={s.backend}' for s in choice.stages)}; "
+          f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}")
+    print(f"{'row':<36}{'start s':>9}{'end s':>9}{'seconds':>10}")
     for s in STAGES:
-        print(f"{'stage ' + s:<34}{clock.started.get(s, 0):>9.1f}{clock.ended.get(s, 0):>9.1f}"
+        print(f"{'stage ' + s:<36}{clock.started.get(s, 0):>9.1f}{clock.ended.get(s, 0):>9.1f}"
               f"{clock.seconds.get(s, 0):>10.1f}")
     if clock.first_frames is not None:
-        print(f"{'video: frames reported encoding':<34}{clock.first_frames:>9.1f}")
-    print(f"{'relay (stages added up)':<34}{'':>18}{relay:>10.1f}")
-    print(f"{'saved by overlap':<34}{'':>18}{relay - wall:>10.1f}")
-    print(f"{'total wall':<34}{'':>18}{wall:>10.1f}")
-    print(f"{'wall per minute of video':<34}{'':>18}{wall / (result.duration / 60):>10.1f}")
+        print(f"{'video: frames reported encoding':<36}{clock.first_frames:>9.1f}")
+    print(f"{'stage seconds added up':<36}{'':>18}{added:>10.1f}")
+    if relay_wall is not None:
+        print(f"{'relay run (one stage after another)':<36}{'':>18}{relay_wall:>10.1f}")
+        print(f"{'saved by overlap (relay - wall)':<36}{'':>18}{relay_wall - wall:>10.1f}")
+    print(f"{'total wall':<36}{'':>18}{wall:>10.1f}")
+    print(f"{'wall per minute of video':<36}{'':>18}{wall / (result.duration / 60):>10.1f}")
     if alone is not None:
-        print(f"{'ffmpeg alone, ' + str(frames) + ' frames':<34}{'':>18}{alone:>10.1f}   ({how})")
-        print(f"{'wall / ffmpeg alone':<34}{'':>18}{wall / alone:>9.2f}x")
+        print(f"{'ffmpeg alone, ' + str(frames) + ' frames':<36}{'':>18}{alone:>10.1f}   ({how})")
+        print(f"{'wall / ffmpeg alone':<36}{'':>18}{wall / alone:>9.2f}x")
     print(f"video: {result.video} ({result.duration:.1f} s)")
     return 0
 

@@ -143,3 +143,25 @@ def test_model_stages_that_share_a_device_run_one_after_the_other(tmp_path: Path
 
     assert not side_by_side(Backends(b.script, Named("sdxl"), Named("coqui")))  # type: ignore[arg-type]
     assert side_by_side(Backends(b.script, Named("sdxl"), b.narration))  # type: ignore[arg-type]
+
+
+def test_relay_mode_runs_one_stage_after_another(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """STORYREEL_OVERLAP=0: what scripts/bench_job.py --relay compares the overlap against."""
+    monkeypatch.setenv("STORYREEL_OVERLAP", "0")
+    spec = JobSpec(topic="a quiet harbour", duration_minutes=0.1, num_scenes=2, quality=Quality.DRAFT)
+    done_at: dict[str, float] = {}
+
+    class Timed(Recorder):
+        def stage_done(self, stage: str, seconds: float) -> None:
+            done_at[stage] = time.time()
+
+    rec = Timed()
+    result = run(spec, tmp_path / "job", backends=_backends(tmp_path), videos_dir=tmp_path / "videos",
+                 reporter=rec, cancel=threading.Event())
+    assert result.video.is_file()
+    assert done_at["script"] <= done_at["images"] <= done_at["narration"] <= done_at["video"]
+    first_voice = min(t for t, _, _, m in rec.reports if "Narrating" in m)
+    first_video = min(t for t, _, _, m in rec.reports if "Rendering video" in m)
+    assert done_at["images"] <= first_voice and done_at["narration"] <= first_video
+    assert not any(" · " in m for *_, m in rec.reports)  # never two stages at once
+    _check_progress(rec)
