@@ -143,13 +143,14 @@ async def main() -> None:
             proc.terminate()
             proc.wait(timeout=30)
     print(
-        f"{'lanes':>5} {'running':>7} {'clients':>8} {'interval':>9} {'requests':>9} {'req/s':>7} {'p50 ms':>8} {'p90 ms':>8} "
-        f"{'p99 ms':>8} {'max ms':>8} {'errors':>7}  render during run"
+        f"{'lanes':>5} {'running':>7} {'clients':>8} {'interval':>9} {'requests':>9} {'req/s':>7} "
+        f"{'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8} {'errors':>7}  render during run"
     )
     for interval, lat, errors, final in rows:
         q = statistics.quantiles(lat, n=100)
         print(
-            f"{args.lanes:>5} {running:>7} {args.clients:>8} {interval:>8.2f}s {len(lat):>9} {len(lat) / args.seconds:>7.0f} "
+            f"{args.lanes:>5} {running:>7} {args.clients:>8} {interval:>8.2f}s {len(lat):>9} "
+            f"{len(lat) / args.seconds:>7.0f} "
             f"{q[49] * 1e3:>8.2f} {q[89] * 1e3:>8.2f} {q[98] * 1e3:>8.2f} {max(lat) * 1e3:>8.2f} "
             f"{len(errors):>7}  "
             f"stage={final.get('stage')} progress={final.get('progress')}"

@@ -12,6 +12,7 @@ from aiohttp import web
 from engine.errors import EngineError
 from server.app import create_app
 from server.config import Config, command_from, doctor_setup
+from server.datafolder import DataFolderBusy, DataLock, PortUnavailable, check_port
 
 
 def doctor(config: Config, as_json: bool) -> int:
@@ -31,18 +32,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command.doctor:
         return doctor(config, command.json)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    print(
-        f"StoryReel backend on http://{config.host}:{config.port}  (videos in {config.videos_dir.resolve()})",
-        flush=True,
-    )
     try:
-        web.run_app(create_app(config), host=config.host, port=config.port, print=None)
+        with DataLock(config.data_dir):  # one server per data folder, until this process ends
+            check_port(config.host, config.port)  # so a taken port is told apart from other failures
+            print(f"StoryReel backend on http://{config.host}:{config.port}  "
+                  f"(videos in {config.videos_dir.resolve()})", flush=True)
+            web.run_app(create_app(config), host=config.host, port=config.port, print=None)
+    except DataFolderBusy as e:
+        print(f"error: {e.message}", file=sys.stderr, flush=True)
+        return 3
+    except PortUnavailable as e:
+        print(f"error: {e}", file=sys.stderr, flush=True)
+        return 2
     except EngineError as e:  # e.g. a backend forced with --images-backend sdxl but no weights
         print(f"error: {e.message}", file=sys.stderr, flush=True)
         return 2
-    except OSError as e:  # e.g. the port is taken
-        print(f"error: cannot serve on http://{config.host}:{config.port}: {e.strerror or e}",
-              file=sys.stderr, flush=True)
+    except OSError as e:  # e.g. the data folder cannot be created or written
+        where = f": {e.filename}" if e.filename else ""
+        print(f"error: cannot start: {e.strerror or e}{where}", file=sys.stderr, flush=True)
         return 2
     return 0
 

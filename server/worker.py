@@ -202,7 +202,6 @@ class Worker:
             with self._lock:
                 self._running = None
 
-
     def _explain(self, exc: Exception, stage: str, cmd: dict[str, Any], folders: tuple[Path, ...]) -> str:
         """A failed job's error in words a creator can act on. A full disk explains any failure
         (a library may have wrapped its ENOSPC in an error of its own)."""
