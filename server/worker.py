@@ -129,6 +129,7 @@ class Worker:
                 images=config.images_backend,
                 narration=config.narration_backend,
                 keep_warm=config.keep_warm,
+                folders={"data": config.data_dir, "videos": config.videos_dir},
             )
         except EngineError as exc:
             self._events.emit("boot_error", message=exc.message)

@@ -22,6 +22,8 @@ from typing import Any, Final
 import numpy as np
 
 from engine.errors import ModelFailed, ModelMissing
+from engine.models.cuda_errors import cuda_failure
+from engine.models.device import torch_device
 from engine.narration.speech import Speech
 from engine.narration.timing import groups_from_units
 from engine.narration.voices import Voice
@@ -124,7 +126,9 @@ class CoquiEngine:
         os.environ.setdefault("COQUI_TOS_AGREED", "1")  # XTTS: never prompt for the licence
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         self._torch = torch
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        # CUDA only when the installed torch has kernels for the card (device_info checks); Coqui's
+        # VITS/XTTS are not run on Apple's MPS, so anything else is the CPU.
+        self.device = device or ("cuda" if torch_device() == "cuda" else "cpu")
         config = load_config(str(config_path))
         self.model_type = str(config.get("model", "")).lower()
         if self.model_type not in ("vits", "xtts"):
@@ -157,6 +161,9 @@ class CoquiEngine:
         except (ModelMissing, ModelFailed):
             raise
         except (OSError, RuntimeError, KeyError, ValueError) as exc:
+            gpu = cuda_failure(exc, f"The voice {self.folder.name}")
+            if gpu is not None:
+                raise gpu from exc
             raise ModelFailed(
                 f"Could not load the Coqui model in models/tts/{self.folder.name}/: {exc}") from exc
         self._model = model
@@ -208,6 +215,9 @@ class CoquiEngine:
                 return self._xtts(text, length_scale)
             return self._vits(text, length_scale, noise)
         except (RuntimeError, ValueError, KeyError, IndexError) as exc:
+            gpu = cuda_failure(exc, self.label)
+            if gpu is not None:
+                raise gpu from exc
             raise ModelFailed(f"{self.label} failed on {text[:60]!r}: {exc}") from exc
 
     def _conditioning(self) -> tuple[Any, Any]:
