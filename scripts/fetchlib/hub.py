@@ -41,6 +41,10 @@ def _hf() -> ModuleType:
     if huggingface_hub.constants.is_offline_mode():
         raise FetchError("huggingface_hub is in offline mode (HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE is set "
                          "in this shell): run the download with HF_HUB_OFFLINE=0")
+    # No telemetry: besides its own reports, huggingface_hub (2.x) fetches an "agent harness"
+    # registry from its default endpoint to build its User-Agent, whatever endpoint a call names.
+    # The downloader talks to the hub or mirror it was given, about the files it fetches, only.
+    huggingface_hub.constants.HF_HUB_DISABLE_TELEMETRY = True
     return huggingface_hub
 
 
