@@ -257,6 +257,9 @@ FIELDS: tuple[Field, ...] = (
     ),
     Field("aspect_ratio", "enum", "Frame shape.", AspectRatio.LANDSCAPE.value, choices=ASPECTS),
     Field("fps", "integer", "Frames per second.", 30, minimum=12, maximum=60),
+    Field("quality", "enum", "Render quality.", "standard", choices={
+        "draft": "720p, fastest encoder settings: previews and CPU-only machines (about a third of the time)",
+        "standard": "1080p", "high": "1080p at a higher quality setting; 2160p with an NVIDIA encoder"}),
     Field("captions", "boolean", "Burn in word-highlighted captions.", True),
     Field(
         "music",
@@ -440,6 +443,7 @@ def parse_video_request(body: Any, *, check_path: Callable[[str, str], str] | No
         stock_keywords=values["stock_keywords"],
         aspect_ratio=AspectRatio(values["aspect_ratio"]),
         fps=values["fps"],
+        quality=values["quality"],
         captions=values["captions"],
         music=values["music"],
         seed=seed,

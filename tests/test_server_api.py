@@ -284,6 +284,7 @@ async def test_options_list_every_choice_with_a_description(client: Any) -> None
         "pacing",
         "hook_intensity",
         "aspect_ratio",
+        "quality",
     }
     for values in body.values():
         assert values and all(v["value"] and v["description"] for v in values)
