@@ -29,6 +29,9 @@ from server.workerproto import BackendSummary, StageSummary, decode_config
 log = logging.getLogger("server.worker")
 
 HEARTBEAT_SECONDS = 1.0
+#: Workers (and the compositor and ffmpeg they start) run below the server's priority, so the
+#: HTTP process gets the CPU it needs at once even when every core renders.
+WORKER_NICE = 10
 PROGRESS_INTERVAL = 0.1  # seconds between progress events unless the stage or message changes
 MB = 1 << 20
 
@@ -246,6 +249,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format=f"%(asctime)s %(levelname)-7s worker{lane} %(name)s: %(message)s")
     set_offline_env()
+    try:
+        os.nice(WORKER_NICE)
+    except OSError:
+        log.warning("could not lower the worker's priority")
     gone = threading.Event()
     events = Events(_event_pipe(), gone)
     worker = Worker(decode_config(Config, args[0]), events, gone)
