@@ -137,6 +137,11 @@ class JobStore:
         for name, definition in _ADDED_COLUMNS.items():
             if name not in have:
                 self._db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {definition}")
+        # Readers (the event loop) have a connection of their own: in WAL mode they never wait for
+        # a writer's commit or checkpoint, which can take a while on a disk busy with renders.
+        self._read_lock = threading.Lock()
+        self._reader = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None, timeout=1.0)
+        self._reader.row_factory = sqlite3.Row
         # Coalesced progress: the latest report per running job, which of them are not yet
         # written, and when each was last written.
         self._pending: dict[str, dict[str, Any]] = {}
@@ -150,38 +155,40 @@ class JobStore:
             self._flush_all()
             self._retry_unwritten()
             self._db.close()
+        with self._read_lock:
+            self._reader.close()
 
     def __repr__(self) -> str:
         return f"<JobStore {self._db!r}>"
 
     # -- reads ---------------------------------------------------------------------------------
     def get(self, job_id: str) -> Job | None:
-        with self._lock:
-            row = self._db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        with self._read_lock:
+            row = self._reader.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return self._view(row) if row else None
 
     def latest(self) -> Job | None:
-        with self._lock:
-            row = self._db.execute("SELECT * FROM jobs ORDER BY seq DESC LIMIT 1").fetchone()
+        with self._read_lock:
+            row = self._reader.execute("SELECT * FROM jobs ORDER BY seq DESC LIMIT 1").fetchone()
         return self._view(row) if row else None
 
     def recent(self, limit: int = 50) -> list[Job]:
-        with self._lock:
-            rows = self._db.execute("SELECT * FROM jobs ORDER BY seq DESC LIMIT ?", (limit,)).fetchall()
+        with self._read_lock:
+            rows = self._reader.execute("SELECT * FROM jobs ORDER BY seq DESC LIMIT ?", (limit,)).fetchall()
         return [self._view(r) for r in rows]
 
     def unfinished(self) -> list[Job]:
         """Queued or running jobs, oldest first (the order they must run in)."""
-        with self._lock:
-            rows = self._db.execute(
+        with self._read_lock:
+            rows = self._reader.execute(
                 "SELECT * FROM jobs WHERE state IN ('queued', 'running') ORDER BY seq"
             ).fetchall()
         return [j for j in (self._view(r) for r in rows) if not j.state.finished]
 
     def ahead_of(self, job_id: str) -> int:
         """How many unfinished jobs were submitted before this one."""
-        with self._lock:
-            row = self._db.execute(
+        with self._read_lock:
+            row = self._reader.execute(
                 "SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running') "
                 "AND seq < (SELECT seq FROM jobs WHERE id = ?)",
                 (job_id,),
