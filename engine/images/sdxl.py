@@ -8,12 +8,13 @@ error as a GPUFailed naming the fix; released after the stage."""
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import importlib.util
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Iterator
 
 from engine.contracts import Progress
 from engine.errors import GPUFailed, ModelFailed, ModelMissing
@@ -142,18 +143,25 @@ class SDXLSource:
         """Load the pipeline (once) onto the device chosen by the memory policy, with one retry
         with more offload after running out of memory. Raises ModelFailed when it cannot: broken
         weights, out of memory even so, or a CUDA error (GPUFailed, with the fix)."""
+        while self._pipe is None:
+            with self._gpu_errors(progress):
+                self._load_once(progress)
+
+    @contextlib.contextmanager
+    def _gpu_errors(self, progress: Progress) -> Iterator[None]:
+        """Out of memory: release and retry with more offload (the caller loops), or ModelFailed
+        once retried; any other CUDA error: GPUFailed with the fix."""
         import torch
 
-        while self._pipe is None:
-            try:
-                self._load_once(progress)
-            except torch.cuda.OutOfMemoryError as exc:
-                self._out_of_memory(exc, progress)
-            except RuntimeError as exc:
-                failed = self._gpu_failed(exc)
-                if failed is None:
-                    raise
-                raise failed from exc
+        try:
+            yield
+        except torch.cuda.OutOfMemoryError as exc:
+            self._out_of_memory(exc, progress)
+        except RuntimeError as exc:
+            failed = self._gpu_failed(exc)
+            if failed is None:
+                raise
+            raise failed from exc
 
     def _load_once(self, progress: Progress) -> None:
         if self._placement is None:
@@ -308,20 +316,11 @@ class SDXLSource:
     ) -> "Image.Image":
         """One image for ``prompt`` at ``size`` (w, h), or at this source's own size override.
         Reports each diffusion step; JobCancelled from the step callback stops it."""
-        import torch
-
         width, height = self.size or size
         while True:  # at most twice: _out_of_memory raises once it has retried
             self.load(progress)
-            try:
+            with self._gpu_errors(progress):
                 return self._run(prompt, width, height, progress, label)
-            except torch.cuda.OutOfMemoryError as exc:
-                self._out_of_memory(exc, progress)
-            except RuntimeError as exc:
-                failed = self._gpu_failed(exc)
-                if failed is None:
-                    raise
-                raise failed from exc
 
     def _out_of_memory(self, exc: BaseException, progress: Progress) -> None:
         """After an out-of-memory: one retry per stage with more offload (and VAE tiling), else
