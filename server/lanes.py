@@ -35,12 +35,14 @@ BOOT_TIMEOUT = 300.0  # seconds to choose backends (imports only; models load pe
 MAX_BACKOFF = 30.0
 
 
-class WorkerGone(Exception):
-    """The worker process ended or stopped responding."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+def finish_cancelled(store: JobStore, workdir: Path, video: Path | None = None) -> None:
+    """Files first: once the job reads "cancelled", its partial files (and a video it finished in
+    the same instant) are already gone."""
+    shutil.rmtree(workdir, ignore_errors=True)
+    if video is not None:
+        video.unlink(missing_ok=True)
+    store.finish(workdir.name, JobState.CANCELLED, error=CANCELLED_MESSAGE, substatus="Cancelled")
+    log.info("job %s cancelled", workdir.name)
 
 
 class WorkerProcess:
@@ -277,13 +279,8 @@ class Lane:
             self.finish_cancelled(job.id, video=event.get("video"))
 
     def finish_cancelled(self, job_id: str, video: Any = None) -> None:
-        # Files first: once the job reads "cancelled", its partial files (and a video it finished
-        # in the same instant) are already gone.
-        shutil.rmtree(self._jobs_dir / job_id, ignore_errors=True)
-        if video:
-            (self._videos_dir / str(video)).unlink(missing_ok=True)
-        self._store.finish(job_id, JobState.CANCELLED, error=CANCELLED_MESSAGE, substatus="Cancelled")
-        log.info("job %s cancelled", job_id)
+        finish_cancelled(self._store, self._jobs_dir / job_id,
+                         self._videos_dir / str(video) if video else None)
 
     def _lost_worker(self, job: Job, stage: str, reason: str) -> None:
         """The worker died or hung with ``job`` on it: retry the job from its files, or fail it."""

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from engine.errors import EngineError
 from engine.spec import JobSpec
-from server.jobs import CANCELLED_MESSAGE, Job, JobState, JobStore
-from server.lanes import Lane
+from server.jobs import Job, JobState, JobStore
+from server.lanes import Lane, finish_cancelled
 from server.workerproto import BackendSummary, LaneSpec
 
 logger = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ class JobRunner:
         resumed = []
         for job in self._store.unfinished():
             if job.cancel_requested:
-                self._cancel_now(job.id)
+                finish_cancelled(self._store, self._jobs_dir / job.id)  # recorded before the last stop
                 continue
             if job.state is JobState.RUNNING:
                 self._store.requeue(job.id)
@@ -113,8 +113,3 @@ class JobRunner:
             shutil.rmtree(self._jobs_dir / job_id, ignore_errors=True)
         logger.info("job %s cancel requested (%s)", job_id, job.state.value if job else "unknown")
         return job
-
-    def _cancel_now(self, job_id: str) -> None:
-        shutil.rmtree(self._jobs_dir / job_id, ignore_errors=True)
-        self._store.finish(job_id, JobState.CANCELLED, error=CANCELLED_MESSAGE, substatus="Cancelled")
-        logger.info("job %s cancelled (its cancel was recorded before the last stop)", job_id)

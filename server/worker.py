@@ -96,13 +96,10 @@ def disk_full_message(folder: Path, duration_minutes: float) -> str | None:
             "jobs with DELETE /api/jobs/<id>) and try again")
 
 
-def os_error_message(exc: OSError, stage: str, folders: tuple[Path, ...], duration: float) -> str:
-    """An OSError from a stage in words a creator can act on."""
+def os_error_message(exc: OSError, stage: str, folders: tuple[Path, ...]) -> str:
+    """An OSError from a stage in words a creator can act on (a disk below a job's estimate is
+    explained before this, by disk_full_message)."""
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        for folder in folders:
-            full = disk_full_message(folder, duration)
-            if full:
-                return full
         return f"disk full while working on the {stage} stage ({exc.filename or folders[0]}); free some space"
     if exc.errno == errno.EROFS or exc.errno == errno.EACCES:
         where = exc.filename or folders[0]
@@ -217,7 +214,7 @@ class Worker:
         if isinstance(exc, EngineError):
             return exc.message
         if isinstance(exc, OSError):
-            return os_error_message(exc, stage, folders, duration)
+            return os_error_message(exc, stage, folders)
         if isinstance(exc, MemoryError):
             return (f"out of memory in the {stage} stage — try fewer scenes, a shorter video or the lite "
                     "profile (python scripts/download_models.py --profile lite)")

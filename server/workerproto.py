@@ -97,7 +97,10 @@ def describe_death(returncode: int | None, *, stalled_for: float | None = None) 
         return (f"stopped responding for {stalled_for:.0f} s and was restarted — a model or the "
                 "GPU driver hung; run python -m server --doctor to check the GPU set-up")
     if returncode is not None and returncode < 0:
-        sig = signal.Signals(-returncode) if -returncode in signal.Signals._value2member_map_ else None
+        try:
+            sig: signal.Signals | None = signal.Signals(-returncode)
+        except ValueError:
+            sig = None
         name = sig.name if sig else f"signal {-returncode}"
         if sig is signal.SIGKILL:
             return ("was killed, probably out of memory — try fewer scenes, a shorter video, "
