@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
 
+from engine.languages import language
+
 
 class ImageMode(str, Enum):
     AI_ONLY = "ai_only"
@@ -81,12 +83,15 @@ class JobSpec:
     music: str | None = None
     seed: int = 0
     quality: Quality = Quality.STANDARD
+    #: The story's language (engine.languages code): the script's, the voice's and the captions'.
+    language: str = "en"
     #: Lines the edge wants in the job's details (e.g. "story_type 'ghost' -> scary_horror").
     notes: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.quality, Quality):  # the edge passes the request's string
             object.__setattr__(self, "quality", Quality(self.quality))
+        object.__setattr__(self, "language", language(self.language).code)  # "es-MX" -> "es"
 
     @property
     def duration_seconds(self) -> float:
@@ -124,5 +129,6 @@ class JobSpec:
             music=d.get("music"),
             seed=int(d.get("seed", 0)),
             quality=Quality(d.get("quality", "standard")),
+            language=str(d.get("language", "en")),
             notes=tuple(d.get("notes", ())),
         )
