@@ -138,9 +138,14 @@ def _write_script(spec: JobSpec, workdir: Path, backends: Backends, progress: St
         progress.note("Resumed: reusing the script already written for this job")
         return cached
     progress(0.0, "Writing the script")
-    progress.note(f"Script: {backends.script.name}")
     wpm = backends.narration.words_per_minute(spec)  # includes the voice's pauses
-    script = backends.script.write(spec, progress=progress, words_per_minute=wpm)
+    if spec.script is not None:  # the creator's own: no script writer, no language model
+        from engine.script.own import OwnScriptWriter
+
+        script = OwnScriptWriter().write(spec, progress=progress, words_per_minute=wpm)
+    else:
+        progress.note(f"Script: {backends.script.name}")
+        script = backends.script.write(spec, progress=progress, words_per_minute=wpm)
     if len(script.scenes) != spec.num_scenes:
         raise ModelFailed(
             f"The script writer returned {len(script.scenes)} scenes instead of {spec.num_scenes}; "

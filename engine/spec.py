@@ -64,6 +64,34 @@ class Character:
 
 
 @dataclass(frozen=True)
+class ScriptScene:
+    """One scene of a creator's own script (or of a storyboard being rendered)."""
+
+    narration: str
+    image_prompt: str = ""  # empty: derived from the narration
+    seed: int | None = None  # the picture's seed (None: derived from the job's seed and the index)
+    image: str | None = None  # a picture file for this scene (a storyboard's manual image)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class OwnScript:
+    """The creator's own narration: no script writer (and no language model) is used."""
+
+    scenes: tuple[ScriptScene, ...]
+    title: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"title": self.title, "scenes": [s.to_dict() for s in self.scenes]}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "OwnScript":
+        return cls(scenes=tuple(ScriptScene(**s) for s in d["scenes"]), title=str(d.get("title", "")))
+
+
+@dataclass(frozen=True)
 class JobSpec:
     topic: str
     story_type: str = "mystery"
@@ -85,6 +113,10 @@ class JobSpec:
     quality: Quality = Quality.STANDARD
     #: The story's language (engine.languages code): the script's, the voice's and the captions'.
     language: str = "en"
+    #: The creator's own script (POST ``script``, or a storyboard's scenes when it is rendered).
+    script: OwnScript | None = None
+    #: The storyboard this job renders (its artifacts are reused by key), if any.
+    storyboard_id: str | None = None
     #: Lines the edge wants in the job's details (e.g. "story_type 'ghost' -> scary_horror").
     notes: tuple[str, ...] = field(default=(), compare=False)
 
@@ -105,6 +137,7 @@ class JobSpec:
         d["manual_image_paths"] = list(self.manual_image_paths)
         d["stock_keywords"] = list(self.stock_keywords)
         d["notes"] = list(self.notes)
+        d["script"] = self.script.to_dict() if self.script is not None else None
         return d
 
     @classmethod
@@ -130,5 +163,7 @@ class JobSpec:
             seed=int(d.get("seed", 0)),
             quality=Quality(d.get("quality", "standard")),
             language=str(d.get("language", "en")),
+            script=OwnScript.from_dict(d["script"]) if d.get("script") else None,
+            storyboard_id=d.get("storyboard_id"),
             notes=tuple(d.get("notes", ())),
         )

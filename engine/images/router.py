@@ -19,10 +19,11 @@ import json
 import logging
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Final
 
+from engine import artifacts
 from engine.contracts import Progress, Script
 from engine.progress import StageProgress, SubProgress
 from engine.errors import BadInput, GPUFailed, ModelFailed
@@ -117,7 +118,9 @@ class ImageRouter:
         self.size = size
         self.name = "sdxl" if sdxl is not None else "draft"
 
-    def images(self, script: Script, spec: JobSpec, workdir: Path, *, progress: Progress) -> list[Path]:
+    def images(self, script: Script, spec: JobSpec, workdir: Path, *, progress: Progress,
+               only: frozenset[int] | None = None) -> list[Path]:
+        """``only``: the 0-based scenes to make (a storyboard regenerating one scene); default all."""
         scenes = script.scenes
         n = len(scenes)
         if n == 0:
@@ -128,6 +131,10 @@ class ImageRouter:
         prompts = [
             build_prompt(s, i, script, style, spec.seed, spec.characters) for i, s in enumerate(scenes)
         ]
+        own = spec.script.scenes if spec.script is not None and len(spec.script.scenes) == n else ()
+        prompts = [replace(p, seed=o.seed) if o.seed is not None else p
+                   for p, o in zip(prompts, own)] + prompts[len(own):]
+        reused: list[int] = []
 
         manual = self._manual_paths(mode, spec)
         picker = self._stock_picker(mode, spec, progress)
@@ -142,6 +149,8 @@ class ImageRouter:
         started = time.monotonic()
         try:
             for i, (scene, sp) in enumerate(zip(scenes, prompts)):
+                if only is not None and i not in only:
+                    continue
                 progress.check_cancelled()
                 sub = _slice(progress, i / n, (i + 1) / n)
                 label = f"Creating scene {i + 1} of {n}"
@@ -156,16 +165,22 @@ class ImageRouter:
                     item = picker.pick(scene.image_prompt, require_match=mode is ImageMode.MIXED)
                     if item is not None:
                         origin, kind = item.path, "stock"
-                if is_complete_image(dest):
+                if own and own[i].image:
+                    origin, kind = Path(str(own[i].image)), "manual"
+                ai = "sdxl" if self.sdxl is not None and not state.down else "draft"
+                key = self._key(kind if kind != "ai" else ai, origin, sp, style.name, size)
+                if artifacts.reuse(dest, key, "images", workdir) and is_complete_image(dest):
                     sub(1.0, f"Scene {i + 1} of {n} already made — kept")
+                    meta = artifacts.read_sidecar(dest) or {}
                     old = earlier.get(i + 1)
+                    reused.append(i + 1)
                     records.append(
                         old
-                        if old is not None and old.path == str(dest)
+                        if old is not None and old.path == str(dest) and old.seed == sp.seed
                         else SceneImage(
                             i + 1,
                             str(dest),
-                            "kept",
+                            str(meta.get("source") or "kept"),
                             str(origin or ""),
                             self._repeat(seen, origin),
                             sp.seed,
@@ -173,6 +188,7 @@ class ImageRouter:
                         )
                     )
                     continue
+                artifacts.forget(dest)
                 sub(0.0, label)
                 if kind == "manual" and origin is not None:
                     self._from_file(origin, dest, size, made_from, f"manual image {str(origin)!r}")
@@ -202,6 +218,8 @@ class ImageRouter:
                     left = n - i - 1 if mode is ImageMode.AI_ONLY else None
                     kind, why = self._ai_image(sp, script, spec, dest, size, sub, label, state, left)
                     origin = None
+                meta = {"source": kind, "seed": sp.seed, "prompt": sp.prompt, "origin": str(origin or "")}
+                artifacts.record(dest, self._key(kind, origin, sp, style.name, size), meta)
                 records.append(
                     SceneImage(
                         i + 1,
@@ -223,8 +241,27 @@ class ImageRouter:
         counts = Counter(r.source for r in records)
         summary = ", ".join(f"{v} {k}" for k, v in counts.items())
         progress.note(f"Scene images ({style.name}, {mode.value}): {summary}")
+        if reused:
+            progress.note(f"Reused the pictures of scene(s) {', '.join(map(str, reused))}: their prompt, "
+                          "seed, style, model and size did not change")
         log.info("images: %d scenes (%s) in %.1f s", n, summary, time.monotonic() - started)
         return [scene_path(images_dir, i) for i in range(n)]
+
+    def _key(self, kind: str, origin: Path | None, sp: ScenePrompt, style: str, size: tuple[int, int]) -> str:
+        """What a scene's picture is made from (engine.artifacts): the file for a manual or stock
+        picture, else prompt, negative prompt, style, seed, model and size."""
+        if kind in ("manual", "stock") and origin is not None:
+            try:
+                return artifacts.file_key(origin, kind=kind, size=size)
+            except OSError as exc:
+                raise BadInput(f"the image {str(origin)!r} of scene {sp.index + 1} cannot be read "
+                               f"({exc.strerror or exc})") from exc
+        if kind == "sdxl" and self.sdxl is not None:
+            model = f"sdxl:{self.sdxl.model_path.name}:{self.sdxl.steps}:{self.sdxl.guidance}"
+        else:
+            model = "draft-art"
+        return artifacts.image_key(prompt=sp.prompt, negative=sp.negative, style=style, seed=sp.seed,
+                                   model=model, size=size)
 
     # -- sources -------------------------------------------------------------------------------
     def _manual_paths(self, mode: ImageMode, spec: JobSpec) -> list[Path]:

@@ -9,6 +9,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
 
+from engine import artifacts
 from engine.contracts import Narration, Progress, SceneAudio, Script
 from engine.narration import audio as au
 from engine.narration.budget import EMBEDDED_CORRECTION, SpeechBudget, speech_budget
@@ -147,6 +148,7 @@ class CatalogNarrator:
         engine: SpeechEngine | None = None
         scenes: list[SceneAudio] = []
         rates: list[int] = []
+        kept: list[int] = []
         done = 0
         n = len(script.scenes)
         try:
@@ -154,8 +156,9 @@ class CatalogNarrator:
                 progress.check_cancelled()
                 wav = audio_dir / f"scene_{index:02d}.wav"
                 key = scene_key(scene.narration, engine_id, voice.id, spec.pacing.value)
-                reused = load_scene(wav, key)
+                reused = load_scene(wav, key) if artifacts.reuse(wav, key, "audio", workdir) else None
                 if reused is not None:
+                    kept.append(index)
                     scenes.append(reused[0])
                     rates.append(reused[1])
                     done += len(sentences)
@@ -171,6 +174,9 @@ class CatalogNarrator:
         finally:
             if engine is not None and not self._keep_loaded:
                 engine.close()
+        if kept:
+            progress.note(f"Reused the narration of scene(s) {', '.join(map(str, kept))}: their text, "
+                          "voice, pacing and model did not change")
         rate = self._common_rate(scenes, rates)
         self._report(scenes, started, progress)
         return Narration(tuple(scenes), rate)
