@@ -4,7 +4,12 @@ downloader installs it as the model's own vae/) and as diffusers decides otherwi
 VRAM, float32 on the CPU (slow, and it says so). The device comes from engine.models.device_info(),
 so a card the installed torch has no kernels for runs on the CPU. Progress per diffusion step, cancel
 from the step callback, one retry with more offload after CUDA runs out of memory, any other CUDA
-error as a GPUFailed naming the fix; released after the stage."""
+error as a GPUFailed naming the fix; released after the stage.
+
+With an IP-Adapter installed (engine.images.ip_adapter) the pipeline loads it too: a scene given a
+Reference is conditioned on its characters' portraits (embeddings computed once per portrait and
+kept until the stage ends); any other scene runs with the adapter's scale at 0, which diffusers
+skips. An adapter that fails to load leaves SDXL prompt-only, with a note."""
 
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ import importlib.util
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Iterator
+from typing import TYPE_CHECKING, Any, Final, Iterator, Literal
 
 from engine.contracts import Progress
 from engine.errors import GPUFailed, ModelFailed, ModelMissing
@@ -26,6 +31,13 @@ from engine.images.placement import (
     choose_placement,
     escalate,
     scheduler_preset,
+)
+from engine.images.ip_adapter import (
+    AdapterFiles,
+    PortraitEmbeddings,
+    Reference,
+    adapter_near_model,
+    load_adapter,
 )
 from engine.images.prompts import ScenePrompt
 from engine.images.sdxl_vae import find_vae, is_fp16_fix_vae, tile_vae
@@ -86,6 +98,7 @@ class SDXLSource:
         size: tuple[int, int] | None = None,
         vae_path: Path | None = None,
         config_dir: Path | None = None,
+        ip_adapter: AdapterFiles | None | Literal["auto"] = "auto",
     ) -> None:
         self.model_path = Path(model_path)
         if not sdxl_weights_present(self.model_path):
@@ -120,6 +133,11 @@ class SDXLSource:
         self._pipe: Any = None
         self._placement: Placement | None = None
         self._oom_retried = False
+        #: "auto": the adapter installed beside the model (models/ip_adapter/), if any.
+        self.ip_adapter = adapter_near_model(self.model_path) if ip_adapter == "auto" else ip_adapter
+        self._adapter_loaded = False
+        self._adapter_failed = ""  # why the adapter could not be loaded (SDXL runs prompt-only)
+        self._cast = PortraitEmbeddings()  # each portrait's embeddings, kept until the stage ends
 
     # -- lifecycle -----------------------------------------------------------------------------
     @property
@@ -130,13 +148,29 @@ class SDXLSource:
     def placement(self) -> Placement | None:
         return self._placement
 
+    @property
+    def adapter_loaded(self) -> bool:
+        """Whether the loaded pipeline carries the IP-Adapter."""
+        return self._pipe is not None and self._adapter_loaded
+
+    @property
+    def embeds_computed(self) -> int:
+        """Portrait embeddings computed since this source was made (once per portrait per stage)."""
+        return self._cast.computed
+
+    @property
+    def adapter_failed(self) -> str:
+        """Why the installed IP-Adapter could not be loaded ("" when it could, or none is installed)."""
+        return self._adapter_failed
+
     def describe(self) -> str:
         sched = self.scheduler or "model default scheduler"
         where = self._placement.describe() if self._placement else "not loaded"
         vae = "fp16-fix VAE" if self.vae_fp16_fix else "stock VAE"
+        adapter = f", {self.ip_adapter.describe()}" if self.adapter_loaded and self.ip_adapter else ""
         return (
             f"SDXL {self.model_path.name} ({where}; {self.steps} steps, guidance {self.guidance:g}, "
-            f"{sched}, {vae})"
+            f"{sched}, {vae}{adapter})"
         )
 
     def load(self, progress: Progress) -> None:
@@ -170,6 +204,8 @@ class SDXLSource:
         progress(0.0, f"Loading SDXL ({placement.describe()})")
         started = time.monotonic()
         self._pipe = self._build(placement)
+        if self._adapter_failed:
+            progress.note(self._adapter_failed)
         log.info(
             "SDXL %s loaded in %.1f s (%s)", self.model_path, time.monotonic() - started, placement.describe()
         )
@@ -223,6 +259,7 @@ class SDXLSource:
         if self._pipe is None:
             return
         pipe, self._pipe = self._pipe, None
+        self._adapter_loaded = False
         if hasattr(pipe, "remove_all_hooks"):
             pipe.remove_all_hooks()
         del pipe
@@ -231,6 +268,7 @@ class SDXLSource:
     def finish(self) -> None:
         """End of the images stage: release unless told to keep the model loaded."""
         self._oom_retried = False
+        self._cast.clear()  # a replaced portrait must not reuse the last job's embeddings
         if not self.keep_loaded:
             self.release()
 
@@ -286,8 +324,15 @@ class SDXLSource:
 
             pipe.unet.set_attn_processor(AttnProcessor2_0())  # SDPA (flash / mem-efficient kernels)
             pipe.vae.set_attn_processor(AttnProcessor2_0())
+        self._load_adapter(pipe)  # before placing: offload hooks then cover the image encoder too
         self._place(pipe, placement)
         return pipe
+
+    def _load_adapter(self, pipe: Any) -> None:
+        self._adapter_loaded, self._adapter_failed = False, ""
+        if self.ip_adapter is not None:
+            self._adapter_failed = load_adapter(pipe, self.ip_adapter)
+            self._adapter_loaded = not self._adapter_failed
 
     def _single_file_config(self) -> Path | None:
         for cand in (Path(f"{self.model_path.with_suffix('')}_config"), self.model_path.parent / "config"):
@@ -312,15 +357,22 @@ class SDXLSource:
 
     # -- generation ----------------------------------------------------------------------------
     def generate(
-        self, prompt: ScenePrompt, *, size: tuple[int, int], progress: Progress, label: str = "Creating image"
+        self,
+        prompt: ScenePrompt,
+        *,
+        size: tuple[int, int],
+        progress: Progress,
+        label: str = "Creating image",
+        reference: Reference | None = None,
     ) -> "Image.Image":
-        """One image for ``prompt`` at ``size`` (w, h), or at this source's own size override.
-        Reports each diffusion step; JobCancelled from the step callback stops it."""
+        """One image for ``prompt`` at ``size`` (w, h), or at this source's own size override,
+        conditioned on ``reference``'s portraits when the IP-Adapter is loaded. Reports each
+        diffusion step; JobCancelled from the step callback stops it."""
         width, height = self.size or size
         while True:  # at most twice: _out_of_memory raises once it has retried
             self.load(progress)
             with self._gpu_errors(progress):
-                return self._run(prompt, width, height, progress, label)
+                return self._run(prompt, width, height, progress, label, reference)
 
     def _out_of_memory(self, exc: BaseException, progress: Progress) -> None:
         """After an out-of-memory: one retry per stage with more offload (and VAE tiling), else
@@ -342,7 +394,13 @@ class SDXLSource:
         progress.note(f"GPU out of memory with {gpu}; retrying with {nxt.offload} offload")
 
     def _run(
-        self, prompt: ScenePrompt, width: int, height: int, progress: Progress, label: str
+        self,
+        prompt: ScenePrompt,
+        width: int,
+        height: int,
+        progress: Progress,
+        label: str,
+        reference: Reference | None = None,
     ) -> "Image.Image":
         import torch
 
@@ -361,6 +419,7 @@ class SDXLSource:
         progress(0.0, f"{label} (step 0 of {steps})")
         generator = torch.Generator(device="cpu").manual_seed(prompt.seed)
         use_cfg = self.guidance > 1.0
+        adapter = self._cast.inputs(pipe, reference, width, height, use_cfg) if self._adapter_loaded else {}
         started = time.monotonic()
         with torch.inference_mode():
             out = pipe(
@@ -373,6 +432,7 @@ class SDXLSource:
                 generator=generator,
                 callback_on_step_end=on_step_end,
                 output_type="pil",
+                **adapter,
             )
         image = out.images[0]
         log.info(
