@@ -61,6 +61,9 @@ class Quality(str, Enum):
 class Character:
     name: str
     description: str = ""
+    #: The creator's reference portrait: a path under an allowed folder (an upload id resolved to
+    #: its path at the edge, engine.images.cast.resolve_image_ref); None: generated once per job.
+    image: str | None = None
 
 
 @dataclass(frozen=True)
