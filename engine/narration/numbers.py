@@ -1,67 +1,31 @@
-"""Numbers as English words: cardinals, ordinals, decimals and years (no dependencies)."""
+"""Numbers as English words: cardinals, ordinals and years from num2words, in the style our
+voices read best (no "and", no commas: "one thousand two hundred thirty-four"); decimals and
+digit strings built on them."""
 from __future__ import annotations
 
+import re
 from typing import Final
 
-_ONES: Final = (
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-    "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
-    "nineteen",
-)
-_TENS: Final = ("", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
-_SCALES: Final = (
-    (10**12, "trillion"), (10**9, "billion"), (10**6, "million"), (1000, "thousand"),
-)
-_ORDINAL_WORDS: Final = {
-    "one": "first", "two": "second", "three": "third", "five": "fifth", "eight": "eighth",
-    "nine": "ninth", "twelve": "twelfth",
-}
-_DIGITS: Final = _ONES[:10]
+from num2words import num2words
+
+_DIGITS: Final = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+_AND: Final = re.compile(r",| and (?=\S)")
 
 
-def _below_thousand(n: int) -> str:
-    hundreds, rest = divmod(n, 100)
-    parts: list[str] = []
-    if hundreds:
-        parts.append(f"{_ONES[hundreds]} hundred")
-    if rest:
-        if rest < 20:
-            parts.append(_ONES[rest])
-        else:
-            tens, ones = divmod(rest, 10)
-            parts.append(_TENS[tens] + (f"-{_ONES[ones]}" if ones else ""))
-    return " ".join(parts)
+def _plain(words: str) -> str:
+    return " ".join(_AND.sub(" ", words).split())
 
 
 def cardinal(n: int) -> str:
     """12345 -> 'twelve thousand three hundred forty-five'."""
-    if n < 0:
-        return "minus " + cardinal(-n)
-    if n < 1000:
-        return _below_thousand(n) if n else "zero"
-    if n >= 10**15:
-        return digits(str(n))
-    parts: list[str] = []
-    for value, name in _SCALES:
-        if n >= value:
-            count, n = divmod(n, value)
-            parts.append(f"{cardinal(count)} {name}")
-    if n:
-        parts.append(_below_thousand(n))
-    return " ".join(parts)
+    if abs(n) >= 10**15:
+        return ("minus " if n < 0 else "") + digits(str(abs(n)))
+    return _plain(num2words(n, lang="en"))
 
 
 def ordinal(n: int) -> str:
     """23 -> 'twenty-third'."""
-    words = cardinal(n)
-    head, sep, last = words.rpartition("-") if "-" in words.rsplit(" ", 1)[-1] else words.rpartition(" ")
-    if last in _ORDINAL_WORDS:
-        last = _ORDINAL_WORDS[last]
-    elif last.endswith("y"):
-        last = last[:-1] + "ieth"
-    else:
-        last += "th"
-    return f"{head}{sep}{last}"
+    return _plain(num2words(n, lang="en", to="ordinal"))
 
 
 def digits(text: str) -> str:
@@ -85,14 +49,7 @@ def year(n: int) -> str:
     """1990 -> 'nineteen ninety', 1905 -> 'nineteen oh five', 2008 -> 'two thousand eight'."""
     if n < 1000 or n > 9999:
         return cardinal(n)
-    high, low = divmod(n, 100)
-    if low == 0:
-        return cardinal(n) if high % 10 == 0 else f"{cardinal(high)} hundred"
-    if 2000 <= n < 2010:
-        return cardinal(n)
-    if low < 10:
-        return f"{cardinal(high)} oh {_ONES[low]}"
-    return f"{cardinal(high)} {cardinal(low)}"
+    return _plain(num2words(n, lang="en", to="year")).replace("oh-", "oh ")
 
 
 def plural(words: str) -> str:

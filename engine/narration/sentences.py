@@ -40,10 +40,12 @@ class Sentence:
     tokens: tuple[Token, ...]
     continues: bool = False
     paragraph_end: bool = False
+    #: between tokens when spoken: "" for Chinese and Japanese (written without spaces)
+    joiner: str = " "
 
     @property
     def text(self) -> str:
-        return " ".join(t.spoken for t in self.tokens if t.spoken)
+        return self.joiner.join(t.spoken for t in self.tokens if t.spoken)
 
     @property
     def spoken_words(self) -> tuple[str, ...]:
@@ -122,7 +124,7 @@ def _with_final_stop(sentence: Sentence) -> Sentence:
     if not spoken.endswith((".", "!", "?")):
         spoken += "."
     tokens = sentence.tokens[:-1] + (Token(last.display, spoken),)
-    return Sentence(tokens, sentence.continues, sentence.paragraph_end)
+    return Sentence(tokens, sentence.continues, sentence.paragraph_end, sentence.joiner)
 
 
 def _cut_point(tokens: tuple[Token, ...], max_chars: int) -> int:
@@ -138,7 +140,7 @@ def _cut_point(tokens: tuple[Token, ...], max_chars: int) -> int:
     fits = max(1, fits)
     window = range(fits - 1, max(0, fits // 3) - 1, -1)
     for i in window:  # a comma, latest first, not too early
-        if tokens[i].spoken.endswith(","):
+        if tokens[i].spoken.endswith((",", "，", "、", "،")):
             return i + 1
     for i in window:  # before a conjunction
         if i + 1 < len(tokens) and _bare(tokens[i + 1].spoken) in _CONJUNCTIONS:
@@ -150,19 +152,27 @@ def chunk(sentence: Sentence, max_chars: int) -> list[Sentence]:
     """Split a sentence that is too long for one synthesis call."""
     out: list[Sentence] = []
     rest = sentence.tokens
-    while len(" ".join(t.spoken for t in rest)) > max_chars and len(rest) > 1:
+    while len(sentence.joiner.join(t.spoken for t in rest)) > max_chars and len(rest) > 1:
         cut = _cut_point(rest, max_chars)
         head = rest[:cut]
         last = head[-1]
-        head = head[:-1] + (Token(last.display, last.spoken.rstrip(",.") + ","),)
-        out.append(Sentence(head, continues=True))
+        comma = "，" if not sentence.joiner else ","
+        head = head[:-1] + (Token(last.display, last.spoken.rstrip(",.，。、") + comma),)
+        out.append(Sentence(head, continues=True, joiner=sentence.joiner))
         rest = rest[cut:]
-    out.append(Sentence(rest, continues=False, paragraph_end=sentence.paragraph_end))
+    out.append(Sentence(rest, continues=False, paragraph_end=sentence.paragraph_end, joiner=sentence.joiner))
     return out
 
 
-def prepare_text(text: str, *, max_chars: int = 400) -> tuple[Sentence, ...]:
-    """Markup stripped, words normalised for speech, split into sentences, long ones chunked."""
+def prepare_text(text: str, *, max_chars: int = 400, language: str = "en") -> tuple[Sentence, ...]:
+    """Markup stripped, words normalised for speech, split into sentences, long ones chunked.
+    ``language``: an engine.languages code; English has its own reader, the others
+    engine.narration.sentences_intl."""
+    if language != "en":
+        from engine.languages import language as language_row
+        from engine.narration.sentences_intl import prepare_text_intl
+
+        return prepare_text_intl(text, language_row(language), max_chars=max_chars)
     raw = clean_markup(text).split()
     out: list[Sentence] = []
     for sentence in _sentences_from_tokens(raw):
@@ -170,6 +180,7 @@ def prepare_text(text: str, *, max_chars: int = 400) -> tuple[Sentence, ...]:
     return tuple(out)
 
 
-def normalize_text(text: str) -> str:
+def normalize_text(text: str, language: str = "en") -> str:
     """The whole text as the voice will say it (for tests and debugging)."""
-    return " ".join(s.text for s in prepare_text(text))
+    sentences = prepare_text(text, language=language)
+    return (sentences[0].joiner if sentences else " ").join(s.text for s in sentences)
