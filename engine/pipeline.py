@@ -107,6 +107,9 @@ def run(
 
     video, duration = Overlap(spec, workdir, videos_dir, backends, script, locked, overall, cancel).run(
         video_name(spec, workdir.name))
+    from engine.exports import write_exports
+
+    write_exports(spec, workdir, script)  # captions.srt/.vtt, script.json, poster.jpg beside the job
     return Result(video=video, script=script, duration=duration)
 
 
