@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Iterable, Mapping
 
+from engine.languages import language as language_row
 from engine.narration.sentences import prepare_text
 from engine.narration.timing import PACING, PacingProfile
 from engine.spec import Pacing
@@ -43,6 +44,10 @@ class SpeechBudget:
     profile: PacingProfile
     words_per_sentence: float
     max_chars: int = 400
+    #: Letters in one unit of length: a standard English word, or an average word (a character
+    #: for Chinese and Japanese) of the budget's language.
+    letters_per_word: float = LETTERS_PER_WORD
+    language: str = "en"
 
     @property
     def sentence_pause(self) -> float:
@@ -57,12 +62,12 @@ class SpeechBudget:
     @property
     def seconds_per_word(self) -> float:
         """One standard word: its speech and its share of the pauses between sentences."""
-        return LETTERS_PER_WORD * self.seconds_per_letter + self.sentence_pause / self.words_per_sentence
+        return self.letters_per_word * self.seconds_per_letter + self.sentence_pause / self.words_per_sentence
 
     def seconds_for(self, text: str) -> float:
         """Predicted length of one scene narrating ``text``, lead-in and end pause included (the
         pauses exactly as the narrator places them)."""
-        sentences = prepare_text(text, max_chars=self.max_chars)
+        sentences = prepare_text(text, max_chars=self.max_chars, language=self.language)
         speech = sum(letters(w) for s in sentences for w in s.spoken_words) * self.seconds_per_letter
         pauses = sum(self.profile.pause_after(s) for s in sentences[:-1])
         return self.scene_overhead + pauses + speech
@@ -88,12 +93,22 @@ class SpeechBudget:
 
 
 def speech_budget(words_per_second: float, pacing: Pacing, *, speed: float, correction: float = 1.0,
-                  max_chars: int = 400) -> SpeechBudget:
+                  max_chars: int = 400, language: str = "en") -> SpeechBudget:
     """The budget of a voice that says ``words_per_second`` standard words at normal speed, shaped
-    to ``speed`` and spoken at ``pacing``; ``correction`` scales its speech time (measured)."""
+    to ``speed`` and spoken at ``pacing``; ``correction`` scales its speech time (measured).
+
+    In another ``language`` the unit is that language's word (a character in Chinese and
+    Japanese): the voice says the language's rate (engine.languages: units per minute, as a
+    share of English's 150 words) of those units, ``letters_per_unit`` letters each."""
     profile = PACING[pacing]
-    rate = words_per_second * LETTERS_PER_WORD * speed * profile.rate  # letters per second
-    return SpeechBudget(correction / rate, profile, WORDS_PER_SENTENCE[pacing], max_chars)
+    lang = language_row(language)
+    if lang.code == "en":
+        rate = words_per_second * LETTERS_PER_WORD * speed * profile.rate  # letters per second
+        return SpeechBudget(correction / rate, profile, WORDS_PER_SENTENCE[pacing], max_chars)
+    share = lang.per_minute / language_row("en").per_minute
+    rate = words_per_second * share * lang.letters_per_unit * speed * profile.rate
+    return SpeechBudget(correction / rate, profile, WORDS_PER_SENTENCE[pacing] * share, max_chars,
+                        lang.letters_per_unit, lang.code)
 
 
 def reference_budget(pacing: Pacing) -> SpeechBudget:

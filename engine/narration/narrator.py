@@ -110,9 +110,10 @@ class CatalogNarrator:
         shaping = self._shaping(voice, kind)
         if kind == "coqui":
             return speech_budget(WORDS_PER_SECOND[voice.backend], spec.pacing, speed=shaping.speed,
-                                 max_chars=MAX_CHARS[voice.backend])
+                                 max_chars=MAX_CHARS[voice.backend], language=spec.language)
         return speech_budget(JOE_WORDS_PER_SECOND, spec.pacing, speed=shaping.speed,
-                             correction=EMBEDDED_CORRECTION[spec.pacing], max_chars=PiperEngine.max_chars)
+                             correction=EMBEDDED_CORRECTION[spec.pacing], max_chars=PiperEngine.max_chars,
+                             language=spec.language)
 
     def seconds_for(self, text: str, spec: JobSpec) -> float:
         """Predicted length of one scene narrating ``text`` for ``spec`` (lead-in and end pause

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Final, Mapping
 
 from engine.contracts import Progress, Script
+from engine.languages import language
 from engine.narration.budget import reference_budget
 from engine.script.draft_kit import (
     FRAMINGS,
@@ -248,6 +249,13 @@ class DraftWriter:
     def write(self, spec: JobSpec, *, progress: Progress, words_per_minute: float = 150.0) -> Script:
         progress.check_cancelled()
         progress(0.0, "Writing a draft script (no language model installed)")
+        lang = language(spec.language)
+        if lang.code != "en":  # the rate is in the job's language; the draft is English
+            words_per_minute *= language("en").per_minute / lang.per_minute
+            progress.note(
+                f"The draft writer writes English only: this {lang.name} job's script is in English. Install "
+                f"a GGUF with scripts/download_models.py --llm for a script in {lang.name}, or give your own "
+                "script.")
         budget, story, narrations, rng = _fit(spec, words_per_minute)
         kit, sheet = story.kit, story.sheet
         scenes = [

@@ -23,6 +23,7 @@ from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 from engine.contracts import Progress, Script
 from engine.errors import ModelFailed
+from engine.languages import language
 from engine.script import llama_prompts as prompts
 from engine.script import llama_runtime as runtime
 from engine.script import llama_schema as shapes
@@ -256,7 +257,7 @@ class LlamaWriter:
                 loaded,
                 meter,
                 prompts.plan_messages(spec, target, calls.first_words),
-                shapes.plan_schema(calls.first_words, len(spec.characters)),
+                shapes.plan_schema(calls.first_words, len(spec.characters), chars=_in_chars(spec)),
                 lambda a: shapes.read_scenes(a, calls.first_words, requested=spec.characters),
                 what="script",
                 words=sum(calls.first_words),
@@ -274,7 +275,7 @@ class LlamaWriter:
                 loaded,
                 meter,
                 prompts.outline_messages(spec, target),
-                shapes.outline_schema(n, len(spec.characters)),
+                shapes.outline_schema(n, len(spec.characters), chars=_in_chars(spec)),
                 lambda a: shapes.read_outline(a, n),
                 what="outline",
                 words=n * 30,
@@ -294,7 +295,7 @@ class LlamaWriter:
                     prompts.batch_messages(
                         spec, target, title, sheet, outline.summaries, start, words, previous
                     ),
-                    shapes.batch_schema(words, names),
+                    shapes.batch_schema(words, names, chars=_in_chars(spec)),
                     functools.partial(_read_batch, scene_words=words, first=start),
                     what=f"scenes {start + 1}-{stop}",
                     words=sum(words),
@@ -354,7 +355,7 @@ class LlamaWriter:
                     prompts.more_messages(
                         spec, budget.target, title, [(i, out[i], d) for i, d in group], len(out)
                     ),
-                    shapes.more_schema(adds),
+                    shapes.more_schema(adds, chars=_in_chars(spec)),
                     functools.partial(_read_more, add_words=adds),
                     what="continuation",
                     words=sum(adds),
@@ -363,7 +364,7 @@ class LlamaWriter:
                     label=lambda _: "Lengthening short scenes",
                 )
                 for (i, _), text in zip(group, texts):
-                    out[i] = speakable(f"{out[i]} {text}")
+                    out[i] = speakable(out[i] + language(spec.language).joiner + text)
         total = sum(word_count(t) for t in out)
         if total < budget.low:
             raise ModelFailed(
@@ -378,6 +379,11 @@ def _read_batch(
     answer: str, *, scene_words: Sequence[int], first: int
 ) -> tuple[shapes.Plan | None, list[shapes.Problem]]:
     return shapes.read_scenes(answer, scene_words, first=first)
+
+
+def _in_chars(spec: JobSpec) -> bool:
+    """Chinese and Japanese narration is written without spaces and counted in characters."""
+    return not language(spec.language).spaced
 
 
 def _read_more(answer: str, *, add_words: Sequence[int]) -> tuple[list[str] | None, list[shapes.Problem]]:

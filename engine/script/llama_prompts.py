@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Final, Sequence
 
+from engine.languages import Language, language
 from engine.presets import STORY_TYPES
 from engine.script.guidance import HOOKS, PACING, guide_for
 from engine.spec import Character, JobSpec
@@ -31,6 +32,42 @@ _PICTURE_RULES: Final = (
 )
 
 
+#: The language instruction in the language itself (the model follows it better than an English one).
+_WRITE_IN: Final = {
+    "es": "Escribe el título y toda la narración en español.",
+    "fr": "Écris le titre et toute la narration en français.",
+    "de": "Schreibe den Titel und die gesamte Erzählung auf Deutsch.",
+    "it": "Scrivi il titolo e tutta la narrazione in italiano.",
+    "pt": "Escreve o título e toda a narração em português.",
+    "nl": "Schrijf de titel en de hele vertelling in het Nederlands.",
+    "pl": "Napisz tytuł i całą narrację po polsku.",
+    "tr": "Başlığı ve tüm anlatımı Türkçe yaz.",
+    "ru": "Напиши название и весь текст рассказчика на русском языке.",
+    "cs": "Napiš název a celé vyprávění v češtině.",
+    "ar": "اكتب العنوان والسرد كله باللغة العربية الفصحى.",
+    "zh": "请用简体中文写标题和全部旁白。",
+    "ja": "タイトルとナレーションはすべて日本語で書いてください。",
+    "ko": "제목과 모든 내레이션을 한국어로 작성하세요.",
+    "hi": "शीर्षक और पूरा वर्णन हिन्दी में लिखें।",
+}
+
+
+def units(lang: Language) -> str:
+    """What the length is counted in: words, or characters for Chinese and Japanese."""
+    return "characters" if lang.unit == "char" else "words"
+
+
+def _language_line(spec: JobSpec) -> str | None:
+    lang = language(spec.language)
+    if lang.code == "en":
+        return None
+    return (
+        f"Language: the title and every narration are in {lang.name} ({lang.native}), written as a native "
+        f"speaker would say them aloud. {_WRITE_IN.get(lang.code, '')} Every image_prompt stays in English "
+        "(the painter reads English only); character names stay as given."
+    )
+
+
 def _cast_lines(characters: Sequence[Character]) -> str:
     if not characters:
         return (
@@ -52,7 +89,8 @@ def instructions(spec: JobSpec, target_words: int) -> str:
     guide = guide_for(spec.story_type)
     kind = STORY_TYPES.get(spec.story_type, spec.story_type)
     minutes = f"{spec.duration_minutes:g}"
-    return "\n".join((
+    unit = units(language(spec.language))
+    lines = (
         (
             "You are a scriptwriter for short narrated videos. Each scene is one picture on screen while the "
             "narrator reads that scene's narration."
@@ -65,31 +103,37 @@ def instructions(spec: JobSpec, target_words: int) -> str:
         f"Opening: {HOOKS[spec.hook_intensity]}",
         f"Pacing: {PACING[spec.pacing]}",
         (
-            f"Length: about {target_words} words of narration in all ({minutes} minutes spoken), spread"
+            f"Length: about {target_words} {unit} of narration in all ({minutes} minutes spoken), spread"
             f" evenly over {spec.num_scenes} scenes. The story must feel complete within that length."
         ),
         _cast_lines(spec.characters),
         _NARRATION_RULES,
         _PICTURE_RULES + f" Typical pictures for this story type: {guide.visuals}.",
+        _language_line(spec),
         "Answer with one JSON object only.",
-    ))
+    )
+    return "\n".join(line for line in lines if line)
 
 
-def _words_line(scene_words: Sequence[int], first: int) -> str:
+def _words_line(scene_words: Sequence[int], first: int, unit: str = "words") -> str:
     if len(set(scene_words)) == 1:
-        return f"Each scene's narration has about {scene_words[0]} words."
+        return f"Each scene's narration has about {scene_words[0]} {unit}."
     return (
         "Narration length per scene: "
-        + ", ".join(f"scene {first + i + 1}: about {w} words" for i, w in enumerate(scene_words))
+        + ", ".join(f"scene {first + i + 1}: about {w} {unit}" for i, w in enumerate(scene_words))
         + "."
     )
+
+
+def _unit(spec: JobSpec) -> str:
+    return units(language(spec.language))
 
 
 def plan_messages(spec: JobSpec, target_words: int, scene_words: Sequence[int]) -> list[Message]:
     task = (
         f"Write the whole script now: a title, the character sheet, and exactly {len(scene_words)} scenes, "
         "each with narration, the names of the characters in it, and an image_prompt. "
-        + _words_line(scene_words, 0)
+        + _words_line(scene_words, 0, _unit(spec))
     )
     return [{"role": "user", "content": instructions(spec, target_words) + "\n\n" + task}]
 
@@ -128,7 +172,8 @@ def batch_messages(
     task = (
         f"{_outline_text(title, sheet, summaries)}\n\n{story_so_far}"
         f"Now write scenes {first + 1} to {last} (exactly {len(scene_words)} scenes), following the scene "
-        f"plan, continuing naturally from the narration so far. {_words_line(scene_words, first)}"
+        "plan, continuing naturally from the narration so far. "
+        f"{_words_line(scene_words, first, _unit(spec))}"
         + (" The last scene ends the story." if last == len(summaries) else "")
     )
     return [{"role": "user", "content": instructions(spec, target_words) + "\n\n" + task}]
@@ -143,7 +188,7 @@ def more_messages(
         ending = " (the story's last scene: keep the ending last)" if index == total_scenes - 1 else ""
         parts.append(
             f'{n + 1}. Scene {index + 1}{ending} currently ends: "...{_tail(text)}"\n'
-            f"   Continue it with about {add} more words."
+            f"   Continue it with about {add} more {_unit(spec)}."
         )
     task = (
         f'The script "{title}" is too short. Continue the narration of these {len(scenes)} scenes, each '

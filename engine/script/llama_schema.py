@@ -32,6 +32,17 @@ def words_pattern(min_words: int, max_words: int) -> dict[str, Any]:
     return {"type": "string", "pattern": f"^{WORD}( {WORD}){{{lo - 1},{hi - 1}}}$"}
 
 
+def chars_pattern(min_chars: int, max_chars: int) -> dict[str, Any]:
+    """A JSON-schema string of ``min_chars``..``max_chars`` characters (Chinese and Japanese
+    narration, written without spaces and counted in characters)."""
+    lo, hi = max(1, min_chars), max(1, min_chars, max_chars)
+    return {"type": "string", "pattern": f'^[^"\\\\\n\r\t]{{{lo},{hi}}}$'}
+
+
+def text_pattern(lo: int, hi: int, chars: bool) -> dict[str, Any]:
+    return chars_pattern(lo, hi) if chars else words_pattern(lo, hi)
+
+
 def narration_range(words: int) -> tuple[int, int]:
     """The grammar's word range for a narration meant to have ``words`` words."""
     return max(1, math.floor(words * 0.95)), max(2, math.ceil(words * OVERRUN) + 2)
@@ -55,12 +66,12 @@ def _sheet(requested: int) -> dict[str, Any]:
     }
 
 
-def _scene(words: int, known: Sequence[str]) -> dict[str, Any]:
+def _scene(words: int, known: Sequence[str], chars: bool = False) -> dict[str, Any]:
     lo, hi = narration_range(words)
     return {
         "type": "object",
         "properties": {
-            "narration": words_pattern(lo, hi),
+            "narration": text_pattern(lo, hi, chars),
             "characters": _names(known),
             "image_prompt": words_pattern(6, 30),
         },
@@ -68,35 +79,37 @@ def _scene(words: int, known: Sequence[str]) -> dict[str, Any]:
     }
 
 
-def _scenes(scene_words: Sequence[int], known: Sequence[str]) -> dict[str, Any]:
+def _scenes(scene_words: Sequence[int], known: Sequence[str], chars: bool = False) -> dict[str, Any]:
     """Exactly ``len(scene_words)`` scenes, each with its own word range (a tuple grammar)."""
     n = len(scene_words)
     return {
         "type": "array",
         "minItems": n,
         "maxItems": n,
-        "prefixItems": [_scene(w, known) for w in scene_words],
+        "prefixItems": [_scene(w, known, chars) for w in scene_words],
     }
 
 
-def plan_schema(scene_words: Sequence[int], requested: int = 0) -> dict[str, Any]:
-    """The whole script in one answer: title, character sheet, scenes."""
+def plan_schema(scene_words: Sequence[int], requested: int = 0, *, chars: bool = False) -> dict[str, Any]:
+    """The whole script in one answer: title, character sheet, scenes (``chars``: narration
+    counted in characters)."""
     return {
         "type": "object",
         "properties": {
             "title": words_pattern(1, 12),
             "characters": _sheet(requested),
-            "scenes": _scenes(scene_words, ()),
+            "scenes": _scenes(scene_words, (), chars),
         },
         "required": ["title", "characters", "scenes"],
     }
 
 
-def outline_schema(num_scenes: int, requested: int = 0) -> dict[str, Any]:
+def outline_schema(num_scenes: int, requested: int = 0, *, chars: bool = False) -> dict[str, Any]:
     """A long script's plan: title, character sheet, and one summary per scene."""
     beat = {
         "type": "object",
-        "properties": {"summary": words_pattern(6, 30), "characters": _names(())},
+        "properties": {"summary": chars_pattern(10, 80) if chars else words_pattern(6, 30),
+                       "characters": _names(())},
         "required": ["summary", "characters"],
     }
     return {
@@ -110,16 +123,18 @@ def outline_schema(num_scenes: int, requested: int = 0) -> dict[str, Any]:
     }
 
 
-def batch_schema(scene_words: Sequence[int], known: Sequence[str]) -> dict[str, Any]:
+def batch_schema(scene_words: Sequence[int], known: Sequence[str], *, chars: bool = False) -> dict[str, Any]:
     """Some consecutive scenes of an outlined script."""
-    return {"type": "object", "properties": {"scenes": _scenes(scene_words, known)}, "required": ["scenes"]}
+    return {"type": "object", "properties": {"scenes": _scenes(scene_words, known, chars)},
+            "required": ["scenes"]}
 
 
-def more_schema(add_words: Sequence[int]) -> dict[str, Any]:
+def more_schema(add_words: Sequence[int], *, chars: bool = False) -> dict[str, Any]:
     """Continuations for scenes that are still short: one text per scene asked about."""
     n = len(add_words)
     items = [
-        {"type": "object", "properties": {"text": words_pattern(*narration_range(w))}, "required": ["text"]}
+        {"type": "object", "properties": {"text": text_pattern(*narration_range(w), chars)},
+         "required": ["text"]}
         for w in add_words
     ]
     return {

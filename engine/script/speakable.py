@@ -44,7 +44,7 @@ _SPACES: Final = re.compile(r"\s+")
 _TRANSLATE: Final = str.maketrans(
     {"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2026": "...", "\u00a0": " ", "&": " and "}
 )
-_SENTENCE_END: Final = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(]?[A-Z0-9])")
+_SENTENCE_END: Final = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(]?[A-Z0-9])|(?<=[。！？])[」』”）]?\s*(?=\S)")
 
 
 def _drop_stage_parens(match: re.Match[str]) -> str:
@@ -80,14 +80,19 @@ def speakable(text: str) -> str:
     if len(t) >= 2 and t[0] == t[-1] == '"' and t.count('"') == 2:
         t = t[1:-1].strip()
     if t and t[-1].isalnum():
-        t += "."
+        t += "。" if _CJK.match(t[-1]) else "."
     elif t and t[-1] in "\"')" and len(t) > 1 and t[-2].isalnum():
         t = t[:-1] + "." + t[-1]
     return _SPACES.sub(" ", t).strip()
 
 
+_CJK: Final = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
 def word_count(text: str) -> int:
-    return len(text.split())
+    """Words, where each Chinese character or Japanese kana/kanji counts as one (those scripts
+    are written without spaces, and their length is counted in characters)."""
+    return sum(max(1, len(_CJK.findall(w))) for w in text.split())
 
 
 def sentences(text: str) -> list[str]:
