@@ -1,12 +1,18 @@
 """Draft art: procedural mood images for when no SDXL weights are installed. A palette per story
 type, a landscape (sky, light, layered silhouettes, figures for the scene's characters) shaped by a
 few words of the prompt, a treatment per image style, and a "DRAFT" banner so nobody mistakes it for
-the real thing. Everything is drawn at quarter size with numpy/OpenCV and upscaled: ~0.1 s an image."""
+the real thing. Everything is drawn at quarter size with numpy/OpenCV and upscaled: ~0.1 s an image.
+
+Characters of the job's cast (engine.images.cast) are marked the same way in every scene they are
+in: each stands at its own place across the frame, its silhouette rimmed in its own colour, with a
+name tag in that colour above its head (drawn after the style's treatment, so it survives noir
+and pixel art) — the storyboard shows who is where."""
 
 from __future__ import annotations
 
 import textwrap
-from typing import Callable, Final, Mapping
+from dataclasses import dataclass
+from typing import Callable, Final, Mapping, Sequence
 
 import cv2
 import numpy as np
@@ -18,6 +24,19 @@ from engine.presets import STORY_TYPES, nearest
 
 Palette = tuple[tuple[int, int, int], ...]  # sky top, sky bottom, land, accent
 Array = np.ndarray
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A cast member in draft art: its name tag, colour and place across the frame (0..1)."""
+
+    name: str
+    colour: tuple[int, int, int]
+    x: float
+
+
+#: A cast member's figure height, as a share of the image height (the same in every scene).
+FIGURE_HEIGHT: Final = 0.36
 
 PALETTES: Final[Mapping[str, Palette]] = {
     "scary_horror": ((10, 12, 22), (40, 46, 60), (8, 8, 10), (150, 20, 20)),
@@ -71,8 +90,19 @@ def _smooth_noise(rng: np.random.Generator, h: int, w: int, cells: int) -> Array
     return np.clip(cv2.resize(grid, (w, h), interpolation=cv2.INTER_CUBIC), 0.0, 1.0)
 
 
-def _scene_layout(prompt: str, story_type: str, size: tuple[int, int], seed: int, figures: int) -> Array:
-    """The landscape at ``size`` (quarter scale), float32 RGB in 0..1."""
+def _figure_boxes(
+    cast: Sequence[Figure], w: int, h: int, horizon: float
+) -> list[tuple[Figure, int, int, int]]:
+    """(figure, x, feet y, height) in pixels of a ``w`` x ``h`` image, for each cast figure."""
+    ph = max(4, int(FIGURE_HEIGHT * h))
+    py = int(min(0.98, horizon + 0.2) * h)
+    return [(f, int(f.x * w), py, ph) for f in cast]
+
+
+def _scene_layout(
+    prompt: str, story_type: str, size: tuple[int, int], seed: int, figures: int, cast: Sequence[Figure] = ()
+) -> tuple[Array, float]:
+    """The landscape at ``size`` (quarter scale), float32 RGB in 0..1, and its horizon (0..1)."""
     rng = np.random.default_rng(seed)
     w, h = size
     words = terms(prompt)
@@ -116,24 +146,30 @@ def _scene_layout(prompt: str, story_type: str, size: tuple[int, int], seed: int
         colour = _mix(_mix(bottom, land, 0.5), land * (1.0 - 0.35 * layer), depth)
         mask = (yy[..., 0] >= ridge[None, :]).astype(np.float32)[..., None]
         img = _mix(img, colour, mask)
-    # figures stand for the scene's characters
-    if figures > 0:
+    # figures stand for the scene's characters: the cast's at their own places, in their colours
+    if figures > 0 or cast:
         canvas = np.ascontiguousarray((np.clip(img, 0, 1) * 255).astype(np.uint8))
         rim = (_mix(accent, np.ones(3, np.float32), 0.3) * 255).tolist()
         dark = (8.0, 8.0, 10.0)
-        for i in range(min(figures, 4)):
-            fx = (i + 1) / (min(figures, 4) + 1) + rng.uniform(-0.05, 0.05)
-            ph = int(rng.uniform(0.3, 0.4) * h)
-            px, py = int(fx * w), int(min(0.98, horizon + 0.2) * h)
+        placed: list[tuple[list[float], int, int, int]] = [
+            ([float(c) for c in f.colour], px, py, ph) for f, px, py, ph in _figure_boxes(cast, w, h, horizon)
+        ]
+        if not cast:
+            for i in range(min(figures, 4)):
+                fx = (i + 1) / (min(figures, 4) + 1) + rng.uniform(-0.05, 0.05)
+                ph = int(rng.uniform(0.3, 0.4) * h)
+                placed.append((rim, int(fx * w), int(min(0.98, horizon + 0.2) * h), ph))
+        for outline, px, py, ph in placed:
             body = ((px, py - ph * 3 // 8), (max(2, ph // 7), ph * 3 // 8))
             head = ((px, py - ph + ph // 8), max(2, ph // 8))
-            for paint, grow in ((rim, 1), (dark, 0)):  # a lit rim, then the silhouette
+            paints: tuple[tuple[list[float], int], ...] = ((outline, 1), (list(dark), 0))
+            for paint, grow in paints:  # a lit rim, then the silhouette
                 cv2.ellipse(canvas, body[0], (body[1][0] + grow, body[1][1] + grow), 0, 0, 360, paint, -1)
                 cv2.circle(canvas, head[0], head[1] + grow, paint, -1)
         img = canvas.astype(np.float32) / 255.0
     # ground haze
     img = _mix(img, bottom, np.clip((yy - horizon) * 0.8, 0, 0.25))
-    return np.clip(img, 0.0, 1.0)
+    return np.clip(img, 0.0, 1.0), horizon
 
 
 def _vignette(h: int, w: int, strength: float) -> Array:
@@ -283,7 +319,7 @@ TREATMENTS: Final[Mapping[str, Callable[[Array, np.random.Generator], Array]]] =
 }
 
 
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+def font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     try:
         return ImageFont.load_default(size=size)
     except (OSError, TypeError):
@@ -293,7 +329,7 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 def _banner(image: Image.Image, title: str, caption: str) -> Image.Image:
     w, h = image.size
     draw = ImageDraw.Draw(image, "RGBA")
-    big, small = _font(max(12, h // 18)), _font(max(10, h // 40))
+    big, small = font(max(12, h // 18)), font(max(10, h // 40))
     pad = max(6, h // 60)
     box = draw.textbbox((0, 0), title, font=big)
     draw.rectangle(
@@ -313,6 +349,28 @@ def _banner(image: Image.Image, title: str, caption: str) -> Image.Image:
     return image
 
 
+def _name_tags(image: Image.Image, cast: Sequence[Figure], horizon: float) -> Image.Image:
+    """Each cast figure's name on a tag in its colour above its head, and a bar of that colour at
+    its feet."""
+    w, h = image.size
+    draw = ImageDraw.Draw(image, "RGBA")
+    small = font(max(10, h // 32))
+    pad = max(2, h // 200)
+    for f, px, py, ph in _figure_boxes(cast, w, h, horizon):
+        box = draw.textbbox((0, 0), f.name, font=small)
+        tw, th = box[2] - box[0], box[3] - box[1]
+        top = max(pad, py - ph - th - 4 * pad)
+        light = sum(f.colour) > 450
+        draw.rectangle((px - tw // 2 - 2 * pad, top - pad, px + tw // 2 + 2 * pad, top + th + 2 * pad),
+                       fill=(*f.colour, 255))
+        draw.text((px - tw // 2 - box[0], top - box[1] + pad // 2), f.name, font=small,
+                  fill=(0, 0, 0) if light else (255, 255, 255))
+        bar = max(2, h // 120)
+        draw.rectangle((px - ph // 5, min(h - 1, py + pad), px + ph // 5, min(h - 1, py + pad + bar)),
+                       fill=(*f.colour, 255))
+    return image
+
+
 def draft_image(
     prompt: str,
     *,
@@ -322,15 +380,20 @@ def draft_image(
     seed: int,
     figures: int = 0,
     label: str = "DRAFT",
+    cast: Sequence[Figure] = (),
 ) -> Image.Image:
     """A procedural mood image of ``size`` (w, h) for ``prompt``, in ``style`` for ``story_type``
-    (unknown names map to the nearest preset). Same arguments, same pixels."""
+    (unknown names map to the nearest preset). ``cast``: the scene's characters, each marked the
+    same in every scene (``figures`` counts anonymous ones when there is no cast). Same arguments,
+    same pixels."""
     w, h = size
     style_key = style_for(style).name
     story_key = nearest(story_type, STORY_TYPES, "drama")
     rng = np.random.default_rng([seed & 0xFFFFFFFF, 7])
-    small = _scene_layout(prompt, story_key, (max(16, w // 4), max(16, h // 4)), seed, figures)
+    small, horizon = _scene_layout(prompt, story_key, (max(16, w // 4), max(16, h // 4)), seed, figures, cast)
     full = np.clip(cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
     full = np.clip(TREATMENTS[style_key](full, rng), 0.0, 1.0)
     image = Image.fromarray((full * 255.0 + 0.5).astype(np.uint8), "RGB")
+    if cast:
+        image = _name_tags(image, cast, horizon)
     return _banner(image, f"{label} · {style_key.replace('_', ' ')}", prompt)

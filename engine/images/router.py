@@ -11,7 +11,12 @@ each came from. A scene whose image is already there and readable (a resumed job
 When SDXL fails on a scene (a ModelFailed: out of memory after the retry, a CUDA error) that scene
 gets draft art and the job's details say why; the next scene tries SDXL again. When SDXL cannot be
 used at all (it fails to load, the installed torch cannot run on the card, the driver does not fit,
-or two scenes in a row failed) every remaining scene gets draft art, with one note."""
+or two scenes in a row failed) every remaining scene gets draft art, with one note.
+
+The cast (engine.images.cast_scenes): each character's scenes get a seed offset of its own; with an
+IP-Adapter, an SDXL scene showing characters is conditioned on their portraits (whose digests are
+part of the scene's key, so a replaced portrait repaints exactly its scenes); draft art marks each
+character with the same colour, place and name tag in every scene."""
 
 from __future__ import annotations
 
@@ -27,7 +32,9 @@ from engine import artifacts
 from engine.contracts import Progress, Script
 from engine.progress import StageProgress, SubProgress
 from engine.errors import BadInput, GPUFailed, ModelFailed
-from engine.images.draft import draft_image
+from engine.images.cast_scenes import SceneCast
+from engine.images.draft import Figure, draft_image
+from engine.images.ip_adapter import Reference
 from engine.images.files import IMAGES_DIR, is_complete_image, save_png_atomic, scene_path, write_bytes_atomic
 from engine.images.normalise import normalise_image
 from engine.images.prompts import ScenePrompt, build_prompt, scene_characters
@@ -60,6 +67,7 @@ class SceneImage:
     seed: int | None = None
     prompt: str = ""
     note: str = ""  # why a scene meant for SDXL got draft art instead
+    reference: str = ""  # what IP-Adapter conditioned it on (Reference.describe())
 
 
 class _SDXLState:
@@ -131,6 +139,8 @@ class ImageRouter:
         prompts = [
             build_prompt(s, i, script, style, spec.seed, spec.characters) for i, s in enumerate(scenes)
         ]
+        cast = SceneCast(script, spec, workdir, style, sdxl=self.sdxl, allowed_roots=self.allowed_roots)
+        prompts = cast.seeded(prompts)
         own = spec.script.scenes if spec.script is not None and len(spec.script.scenes) == n else ()
         prompts = [replace(p, seed=o.seed) if o.seed is not None else p
                    for p, o in zip(prompts, own)] + prompts[len(own):]
@@ -168,7 +178,9 @@ class ImageRouter:
                 if own and own[i].image:
                     origin, kind = Path(str(own[i].image)), "manual"
                 ai = "sdxl" if self.sdxl is not None and not state.down else "draft"
-                key = self._key(kind if kind != "ai" else ai, origin, sp, style.name, size)
+                ref = cast.reference(scene, _slice(sub, 0.0, 0.0), ai) if kind == "ai" else None
+                made_as = kind if kind != "ai" else ai
+                key = self._key(made_as, origin, sp, style.name, size, cast.key(made_as, scene, ref))
                 if artifacts.reuse(dest, key, "images", workdir) and is_complete_image(dest):
                     sub(1.0, f"Scene {i + 1} of {n} already made — kept")
                     meta = artifacts.read_sidecar(dest) or {}
@@ -216,10 +228,14 @@ class ImageRouter:
                         progress.note(DRAFT_NOTE)
                         draft_noted = True
                     left = n - i - 1 if mode is ImageMode.AI_ONLY else None
-                    kind, why = self._ai_image(sp, script, spec, dest, size, sub, label, state, left)
+                    kind, why = self._ai_image(
+                        sp, script, spec, dest, size, sub, label, state, left, ref, cast.figures(scene)
+                    )
                     origin = None
+                ref = cast.made(kind, i + 1, ref, progress)
                 meta = {"source": kind, "seed": sp.seed, "prompt": sp.prompt, "origin": str(origin or "")}
-                artifacts.record(dest, self._key(kind, origin, sp, style.name, size), meta)
+                made_key = self._key(kind, origin, sp, style.name, size, cast.key(kind, scene, ref))
+                artifacts.record(dest, made_key, meta)
                 records.append(
                     SceneImage(
                         i + 1,
@@ -230,6 +246,7 @@ class ImageRouter:
                         sp.seed,
                         sp.prompt,
                         why,
+                        ref.describe() if ref is not None else "",
                     )
                 )
                 self._write_sources(images_dir, records)
@@ -241,15 +258,25 @@ class ImageRouter:
         counts = Counter(r.source for r in records)
         summary = ", ".join(f"{v} {k}" for k, v in counts.items())
         progress.note(f"Scene images ({style.name}, {mode.value}): {summary}")
+        cast.summary(progress)
         if reused:
             progress.note(f"Reused the pictures of scene(s) {', '.join(map(str, reused))}: their prompt, "
                           "seed, style, model and size did not change")
         log.info("images: %d scenes (%s) in %.1f s", n, summary, time.monotonic() - started)
         return [scene_path(images_dir, i) for i in range(n)]
 
-    def _key(self, kind: str, origin: Path | None, sp: ScenePrompt, style: str, size: tuple[int, int]) -> str:
+    def _key(
+        self,
+        kind: str,
+        origin: Path | None,
+        sp: ScenePrompt,
+        style: str,
+        size: tuple[int, int],
+        cast: str = "",
+    ) -> str:
         """What a scene's picture is made from (engine.artifacts): the file for a manual or stock
-        picture, else prompt, negative prompt, style, seed, model and size."""
+        picture, else prompt, negative prompt, style, seed, model and size (and the cast's part:
+        SceneCast.key)."""
         if kind in ("manual", "stock") and origin is not None:
             try:
                 return artifacts.file_key(origin, kind=kind, size=size)
@@ -260,6 +287,8 @@ class ImageRouter:
             model = f"sdxl:{self.sdxl.model_path.name}:{self.sdxl.steps}:{self.sdxl.guidance}"
         else:
             model = "draft-art"
+        if cast:
+            model = f"{model}|{cast}"
         return artifacts.image_key(prompt=sp.prompt, negative=sp.negative, style=style, seed=sp.seed,
                                    model=model, size=size)
 
@@ -336,6 +365,8 @@ class ImageRouter:
         label: str,
         state: _SDXLState,
         left: int | None,
+        reference: Reference | None = None,
+        figures: tuple[Figure, ...] = (),
     ) -> tuple[str, str]:
         """SDXL's picture for the scene, or draft art when SDXL is down or fails on it: (source,
         why it is draft art when SDXL was meant to make it)."""
@@ -345,20 +376,27 @@ class ImageRouter:
                 self.sdxl.load(progress)
             except ModelFailed as exc:
                 state.failed(exc, scene_no, left, progress, loading=True)
-                return self._draft(scene_prompt, script, spec, dest, size), exc.message
+                return self._draft(scene_prompt, script, spec, dest, size, figures), exc.message
             try:
-                image = self.sdxl.generate(scene_prompt, size=size, progress=progress, label=label)
+                image = self.sdxl.generate(
+                    scene_prompt, size=size, progress=progress, label=label, reference=reference
+                )
             except ModelFailed as exc:
                 state.failed(exc, scene_no, left, progress, loading=False)
-                return self._draft(scene_prompt, script, spec, dest, size), exc.message
+                return self._draft(scene_prompt, script, spec, dest, size, figures), exc.message
             state.succeeded()
             save_png_atomic(image.convert("RGB"), dest)
             return "sdxl", ""
-        return self._draft(scene_prompt, script, spec, dest, size), state.reason
+        return self._draft(scene_prompt, script, spec, dest, size, figures), state.reason
 
     @staticmethod
     def _draft(
-        scene_prompt: ScenePrompt, script: Script, spec: JobSpec, dest: Path, size: tuple[int, int]
+        scene_prompt: ScenePrompt,
+        script: Script,
+        spec: JobSpec,
+        dest: Path,
+        size: tuple[int, int],
+        cast: tuple[Figure, ...] = (),
     ) -> str:
         scene = script.scenes[scene_prompt.index]
         figures = len(scene_characters(scene, (*script.characters, *spec.characters)))
@@ -370,6 +408,7 @@ class ImageRouter:
             seed=scene_prompt.seed,
             figures=figures,
             label=f"DRAFT {scene_prompt.index + 1}",
+            cast=cast,
         )
         save_png_atomic(image, dest, compress_level=1)
         return "draft"
