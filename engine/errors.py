@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import signal
+
+_CRASH_SIGNALS = frozenset({signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS, signal.SIGILL, signal.SIGFPE})
+
 
 class EngineError(Exception):
     """Base of every error the engine raises on purpose."""
@@ -58,3 +62,23 @@ class GPUFailed(ModelFailed):
 
     def __reduce__(self) -> tuple[type["GPUFailed"], tuple[str, str, str]]:
         return (type(self), (self.message, self.kind, self.stage))
+
+
+def signal_death(returncode: int | None) -> str | None:
+    """Why a process that a signal ended died, as the end of a sentence ("was killed, probably
+    out of memory — try …"); None when ``returncode`` is not a death by signal. SIGKILL is what
+    the kernel's out-of-memory killer (and a memory-limited cgroup) sends."""
+    if returncode is None or returncode >= 0:
+        return None
+    try:
+        sig: signal.Signals | None = signal.Signals(-returncode)
+    except ValueError:
+        sig = None
+    name = sig.name if sig else f"signal {-returncode}"
+    if sig is signal.SIGKILL:
+        return ("was killed, probably out of memory — try fewer scenes, a shorter video, "
+                "or the lite profile (python scripts/download_models.py --profile lite)")
+    if sig in _CRASH_SIGNALS:
+        return (f"crashed in a native library ({name}) — run python -m server --doctor to check "
+                "the GPU driver and the installed libraries")
+    return f"was stopped by {name}"

@@ -211,16 +211,27 @@ class Worker:
             full = disk_full_message(folder, duration)
             if full:
                 return full
+        if _out_of_memory(exc):  # a library may have wrapped Python's MemoryError in its own error
+            return (f"out of memory in the {stage} stage — try fewer scenes, a shorter video or the lite "
+                    "profile (python scripts/download_models.py --profile lite)")
         if isinstance(exc, EngineError):
             return exc.message
         if isinstance(exc, OSError):
             return os_error_message(exc, stage, folders)
-        if isinstance(exc, MemoryError):
-            return (f"out of memory in the {stage} stage — try fewer scenes, a shorter video or the lite "
-                    "profile (python scripts/download_models.py --profile lite)")
         log.exception("job %s crashed in stage %s", cmd.get("job_id"), stage)
         return (f"Unexpected failure in the {stage} stage ({exc}). The job's files are kept in "
                 f"{folders[0] / str(cmd.get('job_id'))}; the server log has the details.")
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    for _ in range(16):  # the chain of causes, bounded
+        if seen is None:
+            return False
+        if isinstance(seen, MemoryError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _heartbeat(events: Events, gone: threading.Event) -> None:

@@ -12,10 +12,11 @@ for each job. Closing its stdin tells it the server is gone: it stops what it is
 from __future__ import annotations
 
 import json
-import signal
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Mapping
+
+from engine.errors import signal_death
 
 #: How many times a job may be claimed before a worker death fails it for good.
 MAX_ATTEMPTS = 3
@@ -88,25 +89,12 @@ def decode_config(config_type: type, text: str) -> Any:
     return config_type(**values)
 
 
-_CRASH_SIGNALS = {signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS, signal.SIGILL, signal.SIGFPE}
-
-
 def describe_death(returncode: int | None, *, stalled_for: float | None = None) -> str:
     """Why a worker ended, for the job's error: '... was killed, probably out of memory — ...'."""
     if stalled_for is not None:
         return (f"stopped responding for {stalled_for:.0f} s and was restarted — a model or the "
                 "GPU driver hung; run python -m server --doctor to check the GPU set-up")
-    if returncode is not None and returncode < 0:
-        try:
-            sig: signal.Signals | None = signal.Signals(-returncode)
-        except ValueError:
-            sig = None
-        name = sig.name if sig else f"signal {-returncode}"
-        if sig is signal.SIGKILL:
-            return ("was killed, probably out of memory — try fewer scenes, a shorter video, "
-                    "or the lite profile (python scripts/download_models.py --profile lite)")
-        if sig in _CRASH_SIGNALS:
-            return (f"crashed in a native library ({name}) — run python -m server --doctor to check "
-                    "the GPU driver and the installed libraries")
-        return f"was stopped by {name}"
+    by_signal = signal_death(returncode)
+    if by_signal is not None:
+        return by_signal
     return f"exited unexpectedly (exit code {returncode})"

@@ -147,10 +147,10 @@ def test_render_in_child_cancels_cleanly(tmp_path: Path) -> None:
     cancel = threading.Event()
 
     def sink(stage: str, pct: float, msg: str) -> None:
-        if msg.startswith("Rendering video") and pct > 76:
+        if msg.startswith("Rendering video"):  # frames are being made (160x90: thousands a second)
             cancel.set()
 
-    tl_path = _tl(tmp_path, seconds=60.0).to_json(tmp_path / "timeline.json")
+    tl_path = _tl(tmp_path, seconds=300.0).to_json(tmp_path / "timeline.json")
     out_dir = tmp_path / "o"
     t0 = time.monotonic()
     with pytest.raises(JobCancelled):

@@ -16,6 +16,7 @@ import pytest
 from server.workerproto import MAX_ATTEMPTS
 from tests.conftest import EXAMPLE_REQUEST
 from tests.live_server import free_port, get, post, start_server, stop_server, wait_for
+from tests.memcage import MemoryCage
 
 
 @pytest.fixture
@@ -74,6 +75,45 @@ def test_a_worker_killed_three_times_fails_the_job_and_the_next_job_runs(
     assert job["state"] == "complete", job
     lane = get(port, "/health")["lanes"][0]
     assert lane["healthy"] and lane["worker_restarts"] == MAX_ATTEMPTS
+
+
+def test_a_worker_out_of_memory_fails_the_job_clearly_and_the_next_job_runs(
+        server: tuple[int, subprocess.Popen[bytes]]) -> None:
+    """Each attempt's worker gets a memory limit of 48 MB more than it holds once the job runs;
+    the job's own work (the voice model, the compositor and ffmpeg it starts) goes past it and the
+    kernel's out-of-memory killer ends it (a memory cgroup; RLIMIT_AS where none can be made)."""
+    port, _ = server
+    cage = MemoryCage.open(48 << 20)
+    try:
+        doomed = _submit(port, duration=1.0, num_scenes=4)
+        caged: list[int] = []
+
+        def cage_the_next_worker() -> bool:
+            job = _job(port, doomed)
+            if job["state"] != "running":
+                return job["state"] in ("complete", "error", "cancelled")
+            pid = _worker_on(port, doomed)
+            if pid is not None and pid not in caged:
+                cage.put(pid)
+                caged.append(pid)
+            return False
+
+        wait_for(cage_the_next_worker, 300, "the job to end under a memory limit", every=0.05)
+        job = _final(port, doomed)
+    finally:
+        cage.close()
+    assert job["state"] == "error", (cage.kind, job)
+    assert "Traceback" not in job["error"] and "Error:" not in job["error"], job["error"]
+    if cage.kind.startswith("cgroup"):  # killed by the kernel: the worker or its compositor
+        assert "was killed, probably out of memory" in job["error"], job["error"]
+        assert any(stage in job["error"] for stage in ("script", "images", "narration", "video")), job
+        assert 1 <= job["attempts"] <= MAX_ATTEMPTS, job
+    else:  # an allocation refused: Python's MemoryError (maybe wrapped by a library), or a native abort
+        assert "out of memory in the" in job["error"] or "crashed in a native library" in job["error"], job
+
+    survivor = _submit(port, topic="The Quiet Harbour")
+    assert _final(port, survivor)["state"] == "complete"
+    assert get(port, "/health")["status"] == "ok"
 
 
 def test_a_hung_worker_is_restarted_and_its_job_resumes(server: tuple[int, subprocess.Popen[bytes]]) -> None:

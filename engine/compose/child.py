@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from engine.compose.timeline import Timeline
-from engine.errors import BadInput, EngineError, JobCancelled, RenderFailed
+from engine.errors import BadInput, EngineError, JobCancelled, RenderFailed, signal_death
 from engine.progress import StageProgress, SubProgress
 
 log = logging.getLogger(__name__)
@@ -188,6 +188,9 @@ class ChildRender:
             raise _KINDS.get(str(result.get("kind")), RenderFailed)(str(result.get("message")))
         if progress.cancel.is_set():
             raise JobCancelled()
+        by_signal = signal_death(rc)
+        if by_signal is not None:
+            raise RenderFailed(f"the video stage's compositor process {by_signal}")
         tail = "".join(self._stderr).strip()[-2000:]
         raise RenderFailed(f"the compositor process ended unexpectedly (exit {rc}): {tail or 'no message'}")
 

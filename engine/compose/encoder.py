@@ -283,7 +283,6 @@ class FrameWriter:
                 rc = self._proc.wait()
             self._threads[1].join(timeout=5)
         msg = ff.stderr_tail(self.stderr_text())
-        why = f"exit {rc}" if rc is not None else "stopped"
         if not msg and self._failure is not None:
             msg = str(self._failure)
-        return RenderFailed(f"ffmpeg failed while encoding the video ({why}): {msg or 'no message'}")
+        return ff.failed("encoding the video", rc, msg)

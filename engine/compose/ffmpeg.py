@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Sequence
 
-from engine.errors import BadInput, JobCancelled, RenderFailed
+from engine.errors import BadInput, JobCancelled, RenderFailed, signal_death
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,16 @@ def stderr_tail(text: str, limit: int = _STDERR_TAIL) -> str:
     return text if len(text) <= limit else "..." + text[-limit:]
 
 
+def failed(what: str, returncode: int | None, tail: str) -> RenderFailed:
+    """ffmpeg ended badly: its own words, or why a signal ended it (the kernel's out-of-memory
+    killer sends SIGKILL, and then ffmpeg has no words of its own)."""
+    by_signal = signal_death(returncode)
+    if by_signal is not None:
+        return RenderFailed(f"{what}: ffmpeg {by_signal}")
+    why = f"exit {returncode}" if returncode is not None else "stopped"
+    return RenderFailed(f"{what}: ffmpeg failed ({why}): {tail or 'no message'}")
+
+
 def run(ffmpeg: Path, args: Sequence[str], what: str, *, loglevel: str = "error",
         timeout: float | None = None, stop: threading.Event | None = None) -> str:
     """Run ffmpeg once (argv list, no shell, no stdin); return its stderr. A non-zero exit
@@ -83,8 +93,7 @@ def run(ffmpeg: Path, args: Sequence[str], what: str, *, loglevel: str = "error"
                     raise RenderFailed(f"{what}: ffmpeg did not finish within {timeout:.0f}s") from None
     err = raw.decode("utf-8", "replace")
     if proc.returncode != 0:
-        raise RenderFailed(f"{what}: ffmpeg failed (exit {proc.returncode}): "
-                           f"{stderr_tail(err) or 'no message'}")
+        raise failed(what, proc.returncode, stderr_tail(err))
     return err
 
 
@@ -97,8 +106,7 @@ def run_bytes(ffmpeg: Path, args: Sequence[str], what: str) -> bytes:
     except OSError as e:
         raise RenderFailed(f"{what}: ffmpeg could not be started ({ffmpeg}): {e.strerror or e}") from e
     if proc.returncode != 0:
-        err = stderr_tail(proc.stderr.decode("utf-8", "replace"))
-        raise RenderFailed(f"{what}: ffmpeg failed (exit {proc.returncode}): {err or 'no message'}")
+        raise failed(what, proc.returncode, stderr_tail(proc.stderr.decode("utf-8", "replace")))
     return proc.stdout
 
 

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from engine.compose.shared_stills import SharedStills, load_still, shm_dir
-from engine.errors import BadInput, RenderFailed
+from engine.errors import BadInput, RenderFailed, signal_death
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -221,7 +221,7 @@ class FramePool:
             rc = p.wait(timeout=1)
         except subprocess.TimeoutExpired:
             rc = None
-        return RenderFailed(f"frame worker {k} stopped unexpectedly (exit {rc})")
+        return RenderFailed(f"frame worker {k} {signal_death(rc) or f'stopped unexpectedly (exit {rc})'}")
 
     def _unlink(self) -> None:
         if self._path is not None:
