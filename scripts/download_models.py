@@ -69,7 +69,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--profile", default="auto",
                    help="lite | standard | quality | auto (default: by the card's memory)")
     for comp in cat.COMPONENTS:
-        p.add_argument(f"--{comp}", action="store_true", help=f"fetch only the {comp} model of the profile")
+        p.add_argument(f"--{comp.replace('_', '-')}", action="store_true", dest=comp,
+                       help=f"fetch only the {comp} model of the profile")
     p.add_argument("--model", action="append", default=[], metavar="NAME",
                    help="fetch this catalog entry (repeatable)")
     p.add_argument("--list", action="store_true", help="show the catalog and profiles, fetch nothing")
