@@ -123,8 +123,9 @@ def choose_backends(
 
     llm = pick(installed, "llm") if script != "draft" else None
     sdxl_model = pick(installed, "sdxl") if images != "draft" else None
+    adapter_model = pick(installed, "ip_adapter") if sdxl_model is not None else None
     tts_models = [m for m in installed if m.kind == "tts"] if narration != "embedded" else []
-    real = [m for m in (llm, sdxl_model, *tts_models) if m is not None]
+    real = [m for m in (llm, sdxl_model, adapter_model, *tts_models) if m is not None]
     keep_warm, memory_note = resolve_keep_warm(keep_warm, real, device)
 
     if script == "llama" and llm is None:
@@ -146,6 +147,9 @@ def choose_backends(
         )
     sdxl = None
     if sdxl_model is not None:
+        from engine.images.ip_adapter import adapter_files
+
+        adapter = adapter_files(adapter_model.path) if adapter_model is not None else None
         s = sdxl_model.settings  # the manifest's vocabulary: diffusers scheduler class + options
         sdxl = SDXLSource(
             sdxl_model.path,
@@ -153,17 +157,21 @@ def choose_backends(
             guidance=s.get("guidance_scale"),
             scheduler=scheduler_for_entry(s.get("scheduler"), s.get("scheduler_kwargs")),
             keep_loaded=keep_warm,
+            ip_adapter=adapter,
         )
     router = ImageRouter(sdxl=sdxl, stock_dir=stock_dir, allowed_roots=manual_roots)
     images_choice = StageChoice(
         "images",
         (
-            f"SDXL ({sdxl_model.name}) + manual images + stock library"
+            f"SDXL ({sdxl_model.name}"
+            + (f" + IP-Adapter {sdxl.ip_adapter.folder.name}" if sdxl and sdxl.ip_adapter else
+               "; no IP-Adapter: characters by prompt only")
+            + ") + manual images + stock library"
             if sdxl_model is not None
             else "draft art (procedural, no SDXL weights) + manual images + stock library"
         ),
         sdxl is not None,
-        str(sdxl_model.path) if sdxl_model else None,
+        ", ".join(str(m.path) for m in (sdxl_model, adapter_model) if m is not None) or None,
         None if sdxl is not None else "python scripts/download_models.py --sdxl",
     )
 

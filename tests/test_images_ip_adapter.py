@@ -172,3 +172,39 @@ def test_shot_words_set_the_scale() -> None:
     assert shot_of("aerial view of the city at dawn") == "wide"
     assert shot_of("Ada opens the door of the old house") == "medium"
     assert SHOT_SCALES["close-up"] > SHOT_SCALES["medium"] > SHOT_SCALES["wide"] > 0
+
+
+def test_installed_adapter_is_listed_wired_and_counted(models: Path, tmp_path: Path) -> None:
+    from engine.backends import choose_backends
+    from engine.doctor.findings import chosen_models
+    from engine.images.placement import choose_placement
+    from engine.models import DeviceInfo, find_installed, missing_report, vram_estimate
+
+    installed = find_installed(models)
+    adapter = next(m for m in installed if m.kind == "ip_adapter")
+    assert adapter.name == DEFAULT_NAME and adapter.path == (models / "ip_adapter" / DEFAULT_NAME).resolve()
+    assert vram_estimate(adapter) == adapter.size_bytes // 2 + (1 << 28)  # float32 files held in fp16
+    row = next(r for r in missing_report(models, installed) if r["component"] == "ip_adapter")
+    assert row["missing"] is False and row["installed"] == [DEFAULT_NAME] and row["optional"] is True
+    json_ready = [m.to_dict() for m in installed]  # what GET /api/models lists
+    assert any(d["kind"] == "ip_adapter" for d in json_ready)
+
+    gib = 1 << 30
+    choice = choose_backends(models_dir=models, stock_dir=tmp_path, manual_roots=(tmp_path,), check=False,
+                             device=lambda: DeviceInfo("cuda", "Test GPU", 24 * gib, 24 * gib))
+    images = next(s for s in choice.stages if s.stage == "images")
+    assert "IP-Adapter ip-adapter-plus-face-sdxl-vit-h" in images.backend
+    src = choice.backends.images.sdxl  # type: ignore[attr-defined]
+    assert src.ip_adapter is not None and src.ip_adapter.folder == adapter.path
+    assert adapter in chosen_models(choice, installed)["images"]  # the doctor's rows and memory sum
+    # the memory policy leaves room for the adapter: 10.5 GiB free is "all on the GPU" for SDXL alone
+    free = int(10.5 * gib)
+    assert choose_placement("cuda", free).offload == "none"
+    assert choose_placement("cuda", free, extra_bytes=gib).offload == "model"
+    bare = tmp_path / "bare"
+    shutil.copytree(models / "sdxl", bare / "sdxl")
+    lite = choose_backends(models_dir=bare, stock_dir=tmp_path, manual_roots=(tmp_path,), check=False)
+    lite_images = next(s for s in lite.stages if s.stage == "images")
+    assert "no IP-Adapter: characters by prompt only" in lite_images.backend
+    row = next(r for r in missing_report(bare) if r["component"] == "ip_adapter")
+    assert row["missing"] is True and row["fix"] == "python scripts/download_models.py --ip-adapter"

@@ -149,7 +149,10 @@ def test_pick_prefers_largest_and_respects_a_memory_budget() -> None:
 def test_missing_report_names_each_fix(tmp_path: Path) -> None:
     rows = missing_report(tmp_path / "models")
     by = {(r["stage"], r["component"]): r for r in rows}
-    assert set(by) == {("script", "llm"), ("images", "sdxl"), ("narration", "tts"), ("narration", "xtts")}
+    assert set(by) == {("script", "llm"), ("images", "sdxl"), ("narration", "tts"), ("narration", "xtts"),
+                       ("images", "ip_adapter")}
+    assert by[("images", "ip_adapter")]["optional"] is True
+    assert by[("images", "ip_adapter")]["fix"] == "python scripts/download_models.py --ip-adapter"
     assert all(r["missing"] for r in rows)
     assert by[("script", "llm")]["fix"] == "python scripts/download_models.py --llm"
     assert by[("images", "sdxl")]["fix"] == "python scripts/download_models.py --sdxl"

@@ -67,14 +67,24 @@ class AdapterFiles:
         return f"IP-Adapter {self.folder.name} ({self.weight_name})"
 
 
+def adapter_weights(folder: Path) -> str | None:
+    """The adapter's weights file in ``folder``: the Plus-Face file when there, else the only
+    .safetensors (a creator may drop in another SDXL IP-Adapter); None when there is none or several."""
+    f = Path(folder)
+    if (f / WEIGHT_NAME).is_file():
+        return WEIGHT_NAME
+    found = sorted(p.name for p in f.glob("*.safetensors") if p.is_file())
+    return found[0] if len(found) == 1 else None
+
+
 def adapter_present(folder: Path) -> bool:
-    """The weights file and an image encoder (config + weights) are in ``folder``."""
+    """A weights file and an image encoder (config + weights) are in ``folder``."""
     f = Path(folder)
     enc = f / ENCODER_DIR
-    weights = f / WEIGHT_NAME
+    name = adapter_weights(f)
     return (
-        weights.is_file()
-        and weights.stat().st_size > 0
+        name is not None
+        and (f / name).stat().st_size > 0
         and (enc / "config.json").is_file()
         and (any(enc.glob("*.safetensors")) or any(enc.glob("*.bin")))
     )
@@ -82,17 +92,31 @@ def adapter_present(folder: Path) -> bool:
 
 def find_adapter(models_dir: Path, name: str | None = None) -> AdapterFiles | None:
     """The IP-Adapter under ``models_dir/ip_adapter/``: the folder called ``name`` (default: the
-    Plus-Face one), else the only complete one there; None when none is installed."""
+    Plus-Face one), else the first complete one there; None when none is installed."""
     root = Path(models_dir) / ADAPTER_DIR
     if not root.is_dir():
         return None
-    wanted = root / (name or DEFAULT_NAME)
-    if adapter_present(wanted):
-        return AdapterFiles(wanted)
     if name is not None:
-        return None
+        return adapter_files(root / name)
     found = sorted(p for p in root.iterdir() if p.is_dir() and adapter_present(p))
-    return AdapterFiles(found[0]) if found else None
+    return adapter_files(root / DEFAULT_NAME) or (adapter_files(found[0]) if found else None)
+
+
+def adapter_files(folder: Path) -> AdapterFiles | None:
+    """The AdapterFiles of an installed adapter folder, or None when it is incomplete."""
+    weights = adapter_weights(folder) if Path(folder).is_dir() else None
+    if weights is None or not adapter_present(folder):
+        return None
+    return AdapterFiles(Path(folder), weights)
+
+
+def adapter_vram_bytes(files: AdapterFiles) -> int:
+    """GPU bytes the adapter and its image encoder add to SDXL: float32 files held in fp16, plus
+    room for the encoder's activations (what engine.models.vram_estimate counts too)."""
+    on_disk = files.weights.stat().st_size + sum(
+        f.stat().st_size for f in (files.folder / files.encoder_dir).iterdir() if f.is_file()
+    )
+    return on_disk // 2 + (1 << 28)
 
 
 def adapter_near_model(model_path: Path) -> AdapterFiles | None:

@@ -54,15 +54,20 @@ class Placement:
         return ", ".join(parts)
 
 
-def choose_placement(device: str, free_bytes: int | None, offload: str = "auto") -> Placement:
+def choose_placement(
+    device: str, free_bytes: int | None, offload: str = "auto", *, extra_bytes: int = 0
+) -> Placement:
     """The placement for ``device`` given its free memory (None when unknown or not CUDA).
-    ``offload`` "auto" picks by free VRAM; "none"/"model"/"sequential" force one (CUDA only)."""
+    ``offload`` "auto" picks by free VRAM, less ``extra_bytes`` that ride along with SDXL (an
+    IP-Adapter and its image encoder); "none"/"model"/"sequential" force one (CUDA only)."""
     if offload not in OFFLOAD_CHOICES:
         raise ModelFailed(f"offload {offload!r} is not one of {', '.join(OFFLOAD_CHOICES)}")
     if not device.startswith("cuda"):
         # fp16 on CPU is slow or unsupported for some ops; MPS is fine in fp32 too.
         return Placement(device, "float32", "none", vae_tiling=False)
     if offload == "auto":
+        if free_bytes is not None:
+            free_bytes -= extra_bytes
         if free_bytes is None or free_bytes >= ALL_ON_GPU_BYTES:
             offload = "none"
         elif free_bytes >= MODEL_OFFLOAD_BYTES:

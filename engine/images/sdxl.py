@@ -37,6 +37,7 @@ from engine.images.ip_adapter import (
     PortraitEmbeddings,
     Reference,
     adapter_near_model,
+    adapter_vram_bytes,
     load_adapter,
 )
 from engine.images.prompts import ScenePrompt
@@ -228,7 +229,8 @@ class SDXLSource:
             if info.kind == "cuda":
                 free = info.free_bytes
                 log.info("CUDA %s: %.1f of %.1f GiB free", info.name, free / 2**30, info.total_bytes / 2**30)
-        placement = choose_placement(device, free, self.offload)
+        extra = adapter_vram_bytes(self.ip_adapter) if self.ip_adapter is not None else 0
+        placement = choose_placement(device, free, self.offload, extra_bytes=extra)
         if device == "cpu":
             support = cuda_support() if self.device is None else None
             if support is not None and support.available and not support.usable:

@@ -7,6 +7,8 @@ Layout (what scripts/download_models.py writes, and what a creator may drop in b
     models/sdxl/<name>/model_index.json  a diffusers SDXL folder (every component present)
     models/sdxl/*.safetensors            a single-file SDXL checkpoint
     models/tts/<name>/config.json        a Coqui model folder with a checkpoint beside it
+    models/ip_adapter/<name>/            an IP-Adapter for SDXL (engine.images.ip_adapter): its
+                                         .safetensors and image_encoder/ (config + weights)
 """
 from __future__ import annotations
 
@@ -23,11 +25,11 @@ from engine.tempnames import is_part_name
 
 log = logging.getLogger(__name__)
 
-KINDS = ("llm", "sdxl", "tts")
+KINDS = ("llm", "sdxl", "tts", "ip_adapter")
 MANIFEST = "manifest.json"
 #: the downloader command that fetches each kind (and XTTS, an optional extra voice)
 FETCH_FLAG: Mapping[str, str] = MappingProxyType({"llm": "--llm", "sdxl": "--sdxl", "tts": "--tts",
-                                                  "xtts": "--xtts"})
+                                                  "xtts": "--xtts", "ip_adapter": "--ip-adapter"})
 _CHECKPOINT_SUFFIXES = (".pth", ".pt", ".safetensors", ".ckpt", ".tar")
 _WEIGHTS_SUFFIXES = (".safetensors", ".bin")
 _SHARD = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$", re.IGNORECASE)
@@ -185,6 +187,13 @@ def _scan(models_dir: Path, known: set[Path]) -> list[InstalledModel]:
                     log.warning("%s: a component named in model_index.json is missing; not used", p)
             elif p.is_file() and p.suffix == ".safetensors":
                 add(p.stem, "sdxl", p, _sdxl_settings(p.stem, True))
+    adapters = models_dir / "ip_adapter"
+    if adapters.is_dir():
+        for p in sorted(adapters.iterdir()):  # engine.images.ip_adapter.adapter_weights decides the file
+            encoder = p / "image_encoder"
+            if (p.is_dir() and any(p.glob("*.safetensors")) and (encoder / "config.json").is_file()
+                    and any(f.suffix in _WEIGHTS_SUFFIXES for f in encoder.iterdir())):
+                add(p.name, "ip_adapter", p, {"for": "sdxl"})
     tts = models_dir / "tts"
     if tts.is_dir():
         for p in sorted(tts.iterdir()):
@@ -239,6 +248,8 @@ _WHERE = MappingProxyType({
     "sdxl": ("SDXL weights",
              "models/sdxl/ (a diffusers folder with model_index.json, or a .safetensors file)"),
     "tts": ("voice model", "models/tts/<name>/ (config.json and a checkpoint)"),
+    "ip_adapter": ("IP-Adapter weights",
+                   "models/ip_adapter/<name>/ (the adapter .safetensors and image_encoder/)"),
 })
 
 
@@ -264,4 +275,6 @@ def vram_estimate(model: InstalledModel) -> int:
         return int(model.size_bytes * 1.1) + gib  # KV cache at n_ctx 8192 and scratch
     if model.kind == "sdxl":
         return model.size_bytes + int(2.5 * gib)  # activations and VAE decode at 1024x1024
+    if model.kind == "ip_adapter":
+        return model.size_bytes // 2 + gib // 4  # float32 files held in fp16 beside SDXL
     return int(model.size_bytes * 1.5) + gib // 2

@@ -13,6 +13,8 @@ _STAGES = (
     ("images", "sdxl", "sdxl", False, "SDXL weights", "manual images, the stock library or draft art"),
     ("narration", "tts", "tts", False, "a Coqui voice model (VITS VCTK)", "the embedded Piper voice"),
     ("narration", "tts", "xtts", True, "XTTS v2 (optional; non-commercial licence)", "the other voices"),
+    ("images", "ip_adapter", "ip_adapter", True, "IP-Adapter Plus-Face SDXL + ViT-H image encoder (optional)",
+     "characters kept alike by their descriptions in the prompt only"),
 )
 
 
