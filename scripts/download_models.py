@@ -73,6 +73,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                        help=f"fetch only the {comp} model of the profile")
     p.add_argument("--model", action="append", default=[], metavar="NAME",
                    help="fetch this catalog entry (repeatable)")
+    p.add_argument("--voices", default="", metavar="LANGS",
+                   help="fetch the voices of these languages, e.g. es,fr,de (XTTS v2 where none of its own)")
     p.add_argument("--list", action="store_true", help="show the catalog and profiles, fetch nothing")
     p.add_argument("--dry-run", action="store_true", help="show what would be fetched; no network at all")
     p.add_argument("--verify", action="store_true", help="re-hash every file models/manifest.json lists")
@@ -217,6 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     comps = tuple(comp for comp in cat.COMPONENTS if getattr(args, comp))
     try:
         entries = [c.entry(n) for n in args.model] if args.model else []
+        entries += [e for e in cat.voices_for(c, args.voices) if e not in entries] if args.voices else []
         if comps or not entries:
             entries += [e for e in c.select(profile, comps) if e not in entries]
     except cat.CatalogError as exc:

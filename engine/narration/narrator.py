@@ -14,13 +14,16 @@ from engine.contracts import Narration, Progress, SceneAudio, Script
 from engine.narration import audio as au
 from engine.narration.budget import EMBEDDED_CORRECTION, SpeechBudget, speech_budget
 from engine.narration.coqui_engine import MAX_CHARS, WORDS_PER_SECOND
-from engine.narration.piper_engine import JOE_WORDS_PER_SECOND, PiperEngine
+from engine.narration.piper_engine import JOE_WORDS_PER_SECOND, PiperEngine, piper_files
 from engine.narration.scene_audio import (
     Shaping, SpokenSentence, assemble_scene, load_scene, scene_key, speak_sentence, write_scene)
 from engine.narration.sentences import Sentence, prepare_text
 from engine.narration.speech import SpeechEngine
 from engine.narration.timing import PACING, PacingProfile
+from engine.narration.voice_packs import installed, support, voices_for
 from engine.narration.voices import Voice, find_model, resolve_voice
+from engine.errors import ModelMissing
+from engine.languages import language
 from engine.spec import JobSpec
 
 logger = logging.getLogger(__name__)
@@ -59,18 +62,40 @@ class CatalogNarrator:
         return f"<CatalogNarrator models={sorted(self._models)} loaded={sorted(self._loaded)}>"
 
     # --- which engine speaks a voice -------------------------------------------------------
+    def voice_for(self, spec: JobSpec) -> tuple[Voice, str | None]:
+        """The catalog voice that speaks ``spec`` (and a note when it is not the one asked for):
+        in English any catalog voice (the embedded voice stands in for a missing model); in
+        another language the asked-for or nearest voice of that language that is installed here.
+        ModelMissing naming what to download when none is."""
+        lang = language(spec.language)
+        if lang.code == "en":
+            return resolve_voice(spec.voice_id)
+        here = [v for v in voices_for(lang.code) if installed(v, self._models)]
+        if not here:
+            how = " or ".join(f"`{c}`" for c in support(lang.code, self._models).install)
+            raise ModelMissing(f"No voice for {lang.name} is installed — run {how}")
+        return resolve_voice(spec.voice_id, here, lang.name)
+
     def engine_kind(self, voice: Voice) -> str:
-        """"coqui" when the voice's model is installed, else "embedded"."""
-        return "coqui" if find_model(self._models, voice.model) is not None else "embedded"
+        """"piper" for an installed Piper voice of another language, "coqui" when the voice's Coqui
+        model is installed, else "embedded"."""
+        if find_model(self._models, voice.model) is None:
+            return "embedded"
+        return "piper" if voice.backend == "piper" else "coqui"
 
     def _shaping(self, voice: Voice, kind: str) -> Shaping:
-        if kind == "coqui":
+        if kind in ("coqui", "piper"):
             return Shaping(voice.speed, voice.pitch, 1.0, voice.effect, voice.effect_amount)
         return Shaping(voice.embedded_speed, voice.embedded_pitch, voice.embedded_noise, voice.effect,
                        voice.effect_amount)
 
     def _engine_id(self, voice: Voice, kind: str) -> str:
-        return f"coqui:{voice.model}:{voice.speaker}" if kind == "coqui" else "embedded:piper-joe"
+        if kind == "piper":
+            return f"piper:{voice.model}"
+        if kind == "coqui":
+            spoken = "" if voice.language == "en" else f":{voice.language}"  # XTTS speaks many
+            return f"coqui:{voice.model}:{voice.speaker}{spoken}"
+        return "embedded:piper-joe"
 
     def _open(self, voice: Voice, kind: str) -> SpeechEngine:
         key = self._engine_id(voice, kind) + f":{voice.id}"
@@ -83,6 +108,10 @@ class CatalogNarrator:
             assert folder is not None
             engine: SpeechEngine = CoquiEngine(folder, voice, device=self._device,
                                                reference_clip=self._clips.get(voice.id))
+        elif kind == "piper":
+            folder = find_model(self._models, voice.model)
+            assert folder is not None
+            engine = PiperEngine(*piper_files(folder))
         else:
             engine = PiperEngine()
         if self._keep_loaded:
@@ -105,7 +134,11 @@ class CatalogNarrator:
     def speech_budget(self, spec: JobSpec) -> SpeechBudget:
         """The time model of the voice ``spec`` asks for, at its pacing, on the engine that would
         speak it: speech per letter, the pauses, each scene's lead-in and end pause."""
-        voice, _ = resolve_voice(spec.voice_id)
+        try:
+            voice, _ = self.voice_for(spec)
+        except ModelMissing:  # nothing speaks the language yet (the edge refuses such a job)
+            return speech_budget(JOE_WORDS_PER_SECOND, spec.pacing, speed=1.0, language=spec.language,
+                                 correction=EMBEDDED_CORRECTION[spec.pacing], max_chars=PiperEngine.max_chars)
         kind = self.engine_kind(voice)
         shaping = self._shaping(voice, kind)
         if kind == "coqui":
@@ -128,11 +161,14 @@ class CatalogNarrator:
 
     def narrate(self, script: Script, spec: JobSpec, workdir: Path, *, progress: Progress) -> Narration:
         started = time.monotonic()
-        voice, note = resolve_voice(spec.voice_id)
+        voice, note = self.voice_for(spec)
         if note:
             progress.note(note)
         kind = self.engine_kind(voice)
-        if kind == "coqui":
+        if kind == "piper":
+            progress.note(f"Narration: {voice.id} ({language(spec.language).name}) on Piper "
+                          f"(models/tts/{voice.model}; licence: {voice.licence})")
+        elif kind == "coqui":
             progress.note(f"Narration: {voice.id} on Coqui {voice.backend.upper()} "
                           f"(models/tts/{voice.model}, speaker {voice.speaker}; {voice.licence})")
         else:
@@ -140,8 +176,9 @@ class CatalogNarrator:
                           f"{voice.model!r} not installed ({voice.fix})")
         profile = PACING[spec.pacing]
         shaping = self._shaping(voice, kind)
-        max_chars = PiperEngine.max_chars if kind == "embedded" else MAX_CHARS[voice.backend]
-        texts = [prepare_text(scene.narration, max_chars=max_chars) for scene in script.scenes]
+        max_chars = PiperEngine.max_chars if kind in ("embedded", "piper") else MAX_CHARS[voice.backend]
+        texts = [prepare_text(scene.narration, max_chars=max_chars, language=spec.language)
+                 for scene in script.scenes]
         total = max(1, sum(len(t) for t in texts))
         engine_id = self._engine_id(voice, kind)
         audio_dir = Path(workdir) / "audio"

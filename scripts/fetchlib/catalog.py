@@ -272,7 +272,7 @@ def _entries() -> tuple[ModelEntry, ...]:
 
 
 def builtin() -> Catalog:
-    entries = {e.name: e for e in _entries()}
+    entries = {e.name: e for e in (*_entries(), *voice_entries())}
     lite = {"llm": "llama-3.2-3b-instruct-q4_k_m", "sdxl": "sdxl-lightning-4step", "tts": "vctk-vits"}
     standard = {"llm": "llama-3.1-8b-instruct-q4_k_m", "sdxl": "sdxl-base-1.0", "tts": "vctk-vits",
                 "ip_adapter": "ip-adapter-plus-face-sdxl-vit-h"}
@@ -299,7 +299,7 @@ def _frozen(entries: dict[str, ModelEntry], profiles: dict[str, dict[str, str]],
 def validate(cat: Catalog) -> None:
     for name, e in cat.entries.items():
         where = f"catalog entry {name!r}"
-        if e.kind not in KINDS or e.component not in COMPONENTS:
+        if e.kind not in KINDS or e.component not in (*COMPONENTS, VOICE):
             raise CatalogError(f"{where}: kind {e.kind!r} / component {e.component!r} not known")
         if not e.files:
             raise CatalogError(f"{where}: no files")
@@ -349,3 +349,68 @@ def extend(cat: Catalog, path: Path) -> Catalog:
     out = _frozen(entries, profiles, notes)
     validate(out)
     return out
+
+
+# ---------------------------------------------------------------- voices per language (issue 17)
+
+#: The component of the voices per language (fetched with --voices LANGS, not a profile flag).
+VOICE = "voice"
+#: engine/narration/voice_packs.json: the voice catalog the engine reads too (one list for both).
+VOICE_PACKS = Path(__file__).resolve().parents[2] / "engine" / "narration" / "voice_packs.json"
+#: The languages XTTS v2 speaks (engine.languages codes), fetched with --xtts for a language
+#: that has no voice of its own in voice_packs.json.
+XTTS_LANGUAGES = ("en", "es", "fr", "de", "it", "pt", "nl", "pl", "tr", "ru", "cs", "ar", "zh", "ja", "ko",
+                  "hi")
+
+
+def _voice_entry(d: Mapping[str, Any]) -> ModelEntry:
+    if d["engine"] == "piper":
+        files = tuple(RemoteFile(d["repo"], f["remote"], f["remote"].rsplit("/", 1)[-1], int(f["size"]),
+                                 None, d.get("revision", "main")) for f in d["files"])
+        main, post = files[0].local, ""
+        settings = {"engine": "piper", "language": d["language"], "voice": d["id"],
+                    "default": bool(d.get("default"))}
+    else:  # a Coqui single-language VITS release archive on GitHub
+        files = (RemoteFile(d["github"]["repo"], d["github"]["remote"], "", int(d.get("size", 0)), None,
+                            "main", "github", unpack=True),)
+        main, post = "model_file.pth", "coqui_paths"
+        settings = {"engine": "coqui", "language": d["language"], "voice": d["id"],
+                    "default": bool(d.get("default"))}
+    commercial = d.get("commercial")
+    return ModelEntry(
+        name=d["model"], kind="tts", component=VOICE, title=d["description"], licence=d["licence"],
+        licence_url=d["licence_url"], path=f"tts/{d['model']}", files=files,
+        settings=MappingProxyType(settings), main_file=main, post=post,
+        notes=f"{d['language']} voice {d['id']}"
+        + ("" if commercial else "; check the licence before commercial use"),
+        non_commercial=commercial is False)
+
+
+def voice_entries(path: Path = VOICE_PACKS) -> tuple[ModelEntry, ...]:
+    """The voices per language as catalog entries (models/tts/<model>/)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CatalogError(f"cannot read the voice catalog {path}: {exc}") from None
+    try:
+        return tuple(_voice_entry(d) for d in data["voices"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CatalogError(f"{path.name}: a voice entry is malformed ({exc})") from None
+
+
+def voices_for(cat: Catalog, languages: str) -> tuple[ModelEntry, ...]:
+    """What --voices es,fr,de fetches: each language's default voices; XTTS v2 (non-commercial)
+    for a language with no voice of its own. An unknown code is a CatalogError listing them."""
+    codes = [c.strip().lower() for c in languages.split(",") if c.strip()]
+    own = [e for e in cat.entries.values() if e.component == VOICE]
+    known = sorted({str(e.settings.get("language")) for e in own} | set(XTTS_LANGUAGES))
+    out: list[ModelEntry] = []
+    for code in codes:
+        if code not in known:
+            raise CatalogError(f"no voices for language {code!r}; languages: {', '.join(known)}")
+        chosen = [e for e in own if e.settings.get("language") == code and e.settings.get("default")]
+        if not chosen:  # English: the VCTK voices; others: XTTS v2
+            fallback = "tts" if code == "en" else "xtts"
+            chosen = [e for e in cat.entries.values() if e.component == fallback][:1]
+        out.extend(e for e in chosen if e not in out)
+    return tuple(out)
