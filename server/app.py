@@ -17,6 +17,7 @@ from server.middlewares import error_middleware, make_guard_middleware
 from server.retention import Retention
 from server.routes import setup_routes
 from server.runner import JobRunner
+from server.storyboards import StoryboardStore
 from server.workerproto import encode_config
 
 logger = logging.getLogger(__name__)
@@ -29,17 +30,20 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         folder.mkdir(parents=True, exist_ok=True)
     loop = asyncio.get_running_loop()
     store = await loop.run_in_executor(None, JobStore, config.db_path)
+    storyboards = await loop.run_in_executor(None, StoryboardStore, config.db_path)
+    await loop.run_in_executor(None, storyboards.requeue_running)  # left running by a previous process
     runner = JobRunner(store, config_json=encode_config(config), lanes=config.lane_specs,
                        jobs_dir=config.jobs_dir, videos_dir=config.videos_dir,
-                       stall_seconds=config.worker_stall_seconds)
+                       stall_seconds=config.worker_stall_seconds, tasks=storyboards)
     try:
         await loop.run_in_executor(None, runner.resume_unfinished)
         summary = await runner.start()
     except BaseException:
         await runner.close()
         store.close()
+        storyboards.close()
         raise
-    app[services_key].start(store, runner, summary)
+    app[services_key].start(store, runner, summary, storyboards)
     for stage in summary.stages:
         logger.info(
             "%-9s -> %s%s",
@@ -55,10 +59,11 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     finally:
         await runner.close()
         store.close()
+        storyboards.close()
         app[services_key].stop()
 
 
-CORS_METHODS = "GET, POST, DELETE, OPTIONS"
+CORS_METHODS = "GET, POST, PATCH, DELETE, OPTIONS"
 
 
 def _cors_on_every_response(
@@ -96,7 +101,7 @@ def create_app(config: Config) -> web.Application:
         defaults={
             origin: aiohttp_cors.ResourceOptions(
                 allow_headers="*",
-                allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+                allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
                 expose_headers=("Content-Range", "Accept-Ranges", "Content-Length"),
                 max_age=600,
             )

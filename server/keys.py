@@ -12,6 +12,7 @@ from server.config import Config
 from server.jobs import JobStore
 from server.retention import Retention
 from server.runner import JobRunner
+from server.storyboards import StoryboardStore
 
 
 @dataclass
@@ -21,12 +22,21 @@ class Services:
     _store: JobStore | None = field(default=None, repr=False)
     _runner: JobRunner | None = field(default=None, repr=False)
     _backends: BackendSummary | None = field(default=None, repr=False)
+    _storyboards: StoryboardStore | None = field(default=None, repr=False)
 
-    def start(self, store: JobStore, runner: JobRunner, backends: BackendSummary) -> None:
+    def start(self, store: JobStore, runner: JobRunner, backends: BackendSummary,
+              storyboards: StoryboardStore | None = None) -> None:
         self._store, self._runner, self._backends = store, runner, backends
+        self._storyboards = storyboards
 
     def stop(self) -> None:
-        self._store = self._runner = self._backends = None
+        self._store = self._runner = self._backends = self._storyboards = None
+
+    @property
+    def storyboards(self) -> StoryboardStore:
+        if self._storyboards is None:
+            raise RuntimeError("the app has not started")
+        return self._storyboards
 
     @property
     def store(self) -> JobStore:

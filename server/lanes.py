@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import IO, Any, Callable
 
 from server.jobs import CANCELLED_MESSAGE, Job, JobState, JobStore
+from server.storyboards import StoryboardStore
 from server.workerproto import MAX_ATTEMPTS, BackendSummary, LaneSpec, describe_death
 
 log = logging.getLogger(__name__)
@@ -113,8 +114,10 @@ class WorkerProcess:
 class Lane:
     def __init__(self, spec: LaneSpec, store: JobStore, *, config_json: str, jobs_dir: Path,
                  videos_dir: Path, stall_seconds: float, wake: threading.Condition,
-                 on_boot: Callable[["Lane", BackendSummary | None, str | None], None]) -> None:
+                 on_boot: Callable[["Lane", BackendSummary | None, str | None], None],
+                 tasks: StoryboardStore | None = None, data_dir: Path | None = None) -> None:
         self.spec = spec
+        self._tasks, self._data_dir = tasks, data_dir  # storyboard tasks (server/storyboard_tasks.py)
         self._store = store
         self._config_json = config_json
         self._jobs_dir, self._videos_dir = jobs_dir, videos_dir
@@ -198,6 +201,8 @@ class Lane:
                 if self._worker is None:
                     self._deaths += 1
                     continue
+            if self._tasks is not None and self._storyboard_task():
+                continue
             job = self._store.claim()
             if job is None:
                 with self._wake:
@@ -258,6 +263,29 @@ class Lane:
                 self._deaths = 0
                 self._finished(job, kind, event, time.perf_counter() - started)
                 return
+
+    def _storyboard_task(self) -> bool:
+        """Run a queued storyboard task, if there is one (before video jobs: a creator waits on it)."""
+        from server.storyboard_tasks import run_task
+
+        assert self._tasks is not None and self._worker is not None
+        task = self._tasks.claim_task()
+        if task is None:
+            return False
+        self.current = task.id
+        try:
+            kept = run_task(self._worker, task, self._tasks, data_dir=self._data_dir or self._jobs_dir.parent,
+                            stall_seconds=self._stall, stopping=self._stopping)
+        finally:
+            self.current = None
+        if kept:
+            self._deaths = 0
+        else:
+            self._worker.kill()
+            self._worker = None
+            self._deaths += 1
+            self._restarts += 1
+        return True
 
     def _cancel_requested(self, job_id: str) -> bool:
         job = self._store.get(job_id)

@@ -21,6 +21,8 @@ from engine.errors import BadInput
 from engine.tempnames import part_path
 from server.config import Config
 from server.export_routes import export_routes, export_urls
+from server.storyboard_routes import storyboard_routes
+from server.storyboard_views import ViewMaker, views_key
 from server.jobs import Job, JobState
 from server.keys import config_key, retention_key, services_key
 from server.middlewares import quiet_client_errors
@@ -467,6 +469,7 @@ async def openapi(request: web.Request) -> web.Response:
 def setup_routes(app: web.Application) -> list[web.AbstractRoute]:
     """Adds every route (and the upload gate); returns those that browsers call cross-origin (for CORS)."""
     app[upload_gate_key] = UploadGate()
+    app[views_key] = ViewMaker(app[config_key].models_dir)
     quiet_client_errors()  # aiohttp's own 400s for malformed HTTP: one INFO line, not an ERROR traceback
     return list(
         app.router.add_routes(
@@ -485,6 +488,7 @@ def setup_routes(app: web.Application) -> list[web.AbstractRoute]:
                 web.post("/api/upload", upload),
                 web.get("/api/openapi.json", openapi),
                 *export_routes(),
+                *storyboard_routes(),
             ]
         )
     )

@@ -16,6 +16,7 @@ from engine.errors import EngineError
 from engine.spec import JobSpec
 from server.jobs import Job, JobState, JobStore
 from server.lanes import Lane, finish_cancelled
+from server.storyboards import StoryboardStore
 from server.workerproto import BackendSummary, LaneSpec
 
 logger = logging.getLogger(__name__)
@@ -24,8 +25,9 @@ SHUTDOWN_GRACE = 15.0
 
 class JobRunner:
     def __init__(self, store: JobStore, *, config_json: str, lanes: tuple[LaneSpec, ...], jobs_dir: Path,
-                 videos_dir: Path, stall_seconds: float) -> None:
+                 videos_dir: Path, stall_seconds: float, tasks: StoryboardStore | None = None) -> None:
         self._store = store
+        self._tasks = tasks
         self._jobs_dir = jobs_dir
         self._wake = threading.Condition()
         self._boot: asyncio.Future[BackendSummary] | None = None
@@ -33,7 +35,7 @@ class JobRunner:
         self.summary: BackendSummary | None = None
         self._lanes = tuple(
             Lane(spec, store, config_json=config_json, jobs_dir=jobs_dir, videos_dir=videos_dir,
-                 stall_seconds=stall_seconds, wake=self._wake, on_boot=self._booted)
+                 stall_seconds=stall_seconds, wake=self._wake, on_boot=self._booted, tasks=tasks)
             for spec in lanes
         )
 
@@ -104,6 +106,11 @@ class JobRunner:
         with self._wake:
             self._wake.notify_all()
         return job
+
+    def wake(self) -> None:
+        """New work (a storyboard task) is queued: idle lanes look now."""
+        with self._wake:
+            self._wake.notify_all()
 
     def cancel(self, job_id: str) -> Job | None:
         """The wish is in the database before this returns; a running job's lane acts on it

@@ -150,7 +150,7 @@ class Worker:
                 log.error("ignoring a malformed command: %.200r", line)
                 continue
             kind = cmd.get("cmd")
-            if kind == "run":
+            if kind in ("run", "storyboard"):
                 self._start(cmd)
             elif kind == "cancel":
                 self._cancel(str(cmd.get("job_id")))
@@ -180,7 +180,11 @@ class Worker:
     def _run(self, cmd: dict[str, Any], cancel: threading.Event) -> None:
         from engine.pipeline import run
         from engine.spec import JobSpec
+        from server.storyboard_worker import after_render, before_render
 
+        if cmd.get("cmd") == "storyboard":
+            self._storyboard(cmd, cancel)
+            return
         job_id = str(cmd["job_id"])
         reporter = Reporter(self._events, job_id)
         workdir, videos_dir = Path(cmd["workdir"]), Path(cmd["videos_dir"])
@@ -191,14 +195,32 @@ class Worker:
                 full = disk_full_message(folder, spec.duration_minutes)
                 if full:
                     raise EngineError(full)
+            pool = before_render(spec, workdir, self._config.data_dir)  # a storyboard's render
             result = run(spec, workdir, backends=self._backends, videos_dir=videos_dir,
                          reporter=reporter, cancel=cancel)
+            after_render(workdir, pool)
             self._events.emit("done", job_id=job_id, video=result.video.name, duration=result.duration)
         except JobCancelled:
             self._events.emit("cancelled", job_id=job_id, stage=reporter.stage)
         except Exception as exc:
             message = self._explain(exc, reporter.stage, cmd, (workdir.parent, videos_dir))
             self._events.emit("error", job_id=job_id, stage=reporter.stage, message=message)
+        finally:
+            with self._lock:
+                self._running = None
+
+    def _storyboard(self, cmd: dict[str, Any], cancel: threading.Event) -> None:
+        """A storyboard task (server/storyboard_worker.py), reported like a job."""
+        from server.storyboard_worker import run_storyboard
+
+        task_id, folder = str(cmd["job_id"]), Path(cmd["folder"])
+        try:
+            run_storyboard(cmd, self._backends, self._events, cancel)
+        except JobCancelled:
+            self._events.emit("cancelled", job_id=task_id, stage="storyboard")
+        except Exception as exc:
+            message = self._explain(exc, "storyboard", cmd, (folder.parent,))
+            self._events.emit("error", job_id=task_id, stage="storyboard", message=message)
         finally:
             with self._lock:
                 self._running = None

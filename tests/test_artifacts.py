@@ -109,7 +109,8 @@ def test_own_script_is_the_text_given(tmp_path: Path) -> None:
             "Nobody ever found the keeper.")
     own = parse_script(text)
     assert [s.narration for s in own.scenes] == [
-        "The lighthouse keeper climbed the stairs.", "Sarah saw the light go out.", "Nobody ever found the keeper."]
+        "The lighthouse keeper climbed the stairs.", "Sarah saw the light go out.",
+        "Nobody ever found the keeper."]
     spec = JobSpec(topic="the vanishing lighthouse", story_type="scary_horror", num_scenes=3, script=own,
                    characters=(Character("Sarah", "brown hair"),))
     script = OwnScriptWriter().write(spec, progress=Notes().progress("script"))

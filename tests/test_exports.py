@@ -71,7 +71,7 @@ def test_exports_of_an_own_script_job_without_burned_captions(tmp_path: Path) ->
 
     # ... but the captions are exported, and every cue starts at a word and ends near one
     cues = list(srt.parse((out / "captions.srt").read_text()))
-    vtt = list(webvtt.read(str(out / "captions.vtt")))
+    vtt = webvtt.read(str(out / "captions.vtt")).captions
     assert cues and len(cues) == len(vtt)
     spoken = " ".join(w["text"] for w in words)
     assert " ".join(c.content for c in cues) == spoken

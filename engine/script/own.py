@@ -12,13 +12,14 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
-from engine.contracts import Progress, Script
+from engine.contracts import Progress, Scene, Script
 from engine.errors import BadInput
 from engine.script.draft import kit_for, phase_at
 from engine.script.draft_kit import FRAMINGS, PHASES, title_case, topic_phrase
-from engine.script.finish import DraftScene, finish, merge_sheet
+from engine.script.finish import DraftScene, merge_sheet, present_in
 from engine.script.names import mentions
-from engine.script.visuals import visual_prompt
+from engine.script.speakable import speakable
+from engine.script.visuals import visual_prompt, with_looks
 from engine.spec import JobSpec, OwnScript, ScriptScene
 
 NAME: Final = "your own script (no language model)"
@@ -93,17 +94,23 @@ class OwnScriptWriter:
         progress(0.0, "Reading your script")
         n = len(own.scenes)
         sheet = merge_sheet(spec.characters, ())
-        scenes = [DraftScene(s.narration, s.image_prompt or derive_prompt(spec, s.narration, i, n))
-                  for i, s in enumerate(own.scenes)]
-        title = own.title.strip() or title_case(spec.topic)
-        script = finish(title, sheet, scenes, NAME)
-        for i, (given, done) in enumerate(zip(own.scenes, script.scenes)):
-            if not done.narration:
+        scenes = []
+        for i, given in enumerate(own.scenes):
+            narration = speakable(given.narration)
+            if not narration:
                 raise BadInput(f"script[{i}] has nothing a narrator can read aloud: {given.narration[:60]!r}")
-        # a prompt the creator wrote is theirs: kept as written (finish only adds character looks)
-        script = Script(script.title, tuple(
-            type(d)(d.narration, g.image_prompt if g.image_prompt else d.image_prompt, d.characters)
-            for g, d in zip(own.scenes, script.scenes)), script.characters, script.source)
+            if given.image_prompt.strip():
+                # a prompt the creator (or a storyboard) wrote is kept as written; the characters of
+                # the scene's picture are those it names, so editing the narration alone never
+                # changes the picture
+                prompt = " ".join(given.image_prompt.split())
+                present = present_in(DraftScene("", prompt), prompt, sheet)
+            else:
+                present = present_in(DraftScene(narration, ""), narration, sheet)
+                prompt = with_looks(visual_prompt(derive_prompt(spec, narration, i, n)), present)
+            scenes.append(Scene(narration, prompt, tuple(c.name for c in present)))
+        title = speakable(own.title.strip() or title_case(spec.topic)).rstrip(".") or "Untitled story"
+        script = Script(title, tuple(scenes), sheet, NAME)
         progress.note(f"Script: your own ({n} scenes, {script.word_count} words); no language model used")
         progress(1.0, f"Script ready: {n} scenes, {script.word_count} words")
         return script
