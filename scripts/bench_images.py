@@ -10,6 +10,12 @@
                                                  the VAE decodes in fp16 as the downloader's fp16-fix
                                                  VAE does (--stock-vae: upcast to float32 as the stock
                                                  SDXL VAE does)
+  python scripts/bench_images.py --full --ip-adapter   the same, plus rows with a random full-size
+                                                 IP-Adapter Plus-Face (ViT-H/14 encoder, 16-token
+                                                 Resampler) conditioning every image on a portrait
+
+The tiny benchmark also times a job whose scenes show a character, with a tiny random IP-Adapter
+(the portrait, its embeddings once, the adapter on every character scene).
 
 Random weights make noise, not pictures; the timings are what matter. Nothing is downloaded."""
 
@@ -23,6 +29,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -44,9 +51,37 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
-def script(n: int) -> Script:
+def script(n: int, character: str | None = None) -> Script:
+    who = (character,) if character else ()
     return Script(
-        "bench", tuple(Scene(f"Scene {i}.", f"a lighthouse on a cliff at night, view {i}") for i in range(n))
+        "bench",
+        tuple(Scene(f"Scene {i}.", f"a lighthouse on a cliff at night, view {i}", who) for i in range(n)),
+    )
+
+
+def bench_tiny_adapter(args: argparse.Namespace, tmp: Path, model: Path) -> None:
+    """A job whose every scene shows one character, with a tiny random IP-Adapter."""
+    from engine.images.ip_adapter import DEFAULT_NAME, find_adapter
+    from engine.images.random_ip_adapter import build_random_ip_adapter
+    from engine.images.router import ImageRouter
+    from engine.images.sdxl import SDXLSource
+    from engine.spec import Character
+
+    build_random_ip_adapter(tmp / "ip_adapter" / DEFAULT_NAME, model / "unet")
+    w, h = args.size
+    src = SDXLSource(model, device="cpu", steps=args.steps, size=(w, h), keep_loaded=True,
+                     ip_adapter=find_adapter(tmp))
+    progress = StageProgress("images")
+    router = ImageRouter(sdxl=src, stock_dir=tmp / "none", allowed_roots=(tmp,))
+    spec = JobSpec(topic="bench", seed=1, characters=(Character("Ada", "a woman in a red coat"),))
+    started = time.perf_counter()
+    router.images(script(args.scenes, "Ada"), spec, tmp / "job-ipa", progress=progress)
+    per = (time.perf_counter() - started) / args.scenes
+    src.release()
+    print(
+        f"tiny SDXL + IP-Adapter CPU {w}x{h}, {args.steps} steps: {per:.3f} s/image over {args.scenes} "
+        f"character scenes (incl. the load, one portrait and its embeddings, computed "
+        f"{src.embeds_computed}x); peak RSS {peak_rss_mib():.0f} MiB"
     )
 
 
@@ -80,10 +115,11 @@ def bench_tiny(args: argparse.Namespace) -> None:
         )
         per = (time.perf_counter() - started) / args.scenes
         src.release()
-    print(
-        f"tiny SDXL CPU {w}x{h}, {args.steps} steps: {per:.3f} s/image over {args.scenes} images; "
-        f"peak RSS {peak_rss_mib():.0f} MiB"
-    )
+        print(
+            f"tiny SDXL CPU {w}x{h}, {args.steps} steps: {per:.3f} s/image over {args.scenes} images; "
+            f"peak RSS {peak_rss_mib():.0f} MiB"
+        )
+        bench_tiny_adapter(args, Path(tmp), model)
 
 
 def bench_draft(args: argparse.Namespace) -> None:
@@ -165,10 +201,12 @@ def bench_full(args: argparse.Namespace) -> None:
     config["force_upcast"] = bool(args.stock_vae)  # the fp16-fix VAE's config says false
     vae_config.write_text(json.dumps(config, indent=2), encoding="utf-8")
     print(f"GPU: {torch.cuda.get_device_name()}, torch {torch.__version__}")
+    adapter, reference = full_adapter(root, model) if args.ip_adapter else (None, None)
     runs = [(off, steps, sched) for off in args.offload for steps, sched in ((30, None), (4, "lightning"))]
     for offload, steps, scheduler in runs:
         src = SDXLSource(
-            model, device="cuda", steps=steps, scheduler=scheduler, offload=offload, keep_loaded=True
+            model, device="cuda", steps=steps, scheduler=scheduler, offload=offload, keep_loaded=True,
+            ip_adapter=adapter,
         )
         progress = StageProgress("images")
         started = time.perf_counter()
@@ -185,6 +223,7 @@ def bench_full(args: argparse.Namespace) -> None:
                 ScenePrompt(i, f"a lighthouse at night {i}", "blurry, lowres", i + 1),
                 size=size,
                 progress=progress,
+                reference=reference,
             )
         torch.cuda.synchronize()
         per = (time.perf_counter() - started) / args.images
@@ -196,6 +235,26 @@ def bench_full(args: argparse.Namespace) -> None:
             f"peak RSS {peak_rss_mib():.0f} MiB"
         )
         src.release()
+
+
+def full_adapter(root: Path, model: Path) -> tuple[Any, Any]:
+    """A random full-size IP-Adapter Plus-Face beside the random SDXL, and a portrait to condition on."""
+    import numpy as np
+    from PIL import Image
+
+    from engine.images.ip_adapter import DEFAULT_NAME, SHOT_SCALES, Reference, find_adapter
+    from engine.images.random_ip_adapter import build_random_ip_adapter
+
+    folder = root / "ip_adapter" / DEFAULT_NAME
+    if find_adapter(root) is None:
+        started = time.perf_counter()
+        build_random_ip_adapter(folder, model / "unet", size="full", device="cuda")
+        print(f"full-size random IP-Adapter Plus-Face + ViT-H built in {time.perf_counter() - started:.0f} s")
+    portrait = root / "portrait.png"
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (1024, 1024, 3), dtype=np.uint8), "RGB").save(portrait)
+    ref = Reference(("bench",), (portrait,), ("Bench",), "medium", SHOT_SCALES["medium"])
+    return find_adapter(root), ref
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -217,6 +276,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument(
         "--stock-vae", action="store_true", help="with --full: decode in float32 like the stock SDXL VAE"
     )
+    ap.add_argument("--ip-adapter", action="store_true",
+                    help="with --full: a random full-size IP-Adapter Plus-Face on every image")
     ap.add_argument("--scenes", type=int, default=4, help="images for the tiny benchmark")
     ap.add_argument("--steps", type=int, default=2)
     ap.add_argument("--size", type=parse_size, default=(64, 64), help="tiny benchmark size, WxH")

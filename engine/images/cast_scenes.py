@@ -1,6 +1,7 @@
 """The cast within one run of the images stage (what the router asks of it per scene): seeds moved
 by each scene's main character, portraits made as scenes need them, the IP-Adapter reference of an
-SDXL scene, the cast's part of a scene picture's key, draft art's figures, and the job's notes."""
+SDXL scene, the cast's part of a scene picture's key, draft art's figures, and the job's notes.
+``portrait_for`` makes one character's portrait on its own (a storyboard showing its cast)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from engine.images.ip_adapter import MISSING_NOTE, Reference
 from engine.images.portraits import Portraits
 from engine.images.prompts import ScenePrompt
 from engine.images.sdxl import SDXLSource
-from engine.images.styles import StylePreset
+from engine.errors import BadInput
+from engine.images.styles import StylePreset, style_for
 from engine.spec import JobSpec
 
 
@@ -88,3 +90,31 @@ class SceneCast:
             self.cast.in_scene(s) for s in self.scenes
         ):
             progress.note(MISSING_NOTE)
+
+
+def portrait_for(
+    name: str,
+    script: Script,
+    spec: JobSpec,
+    workdir: Path,
+    *,
+    sdxl: SDXLSource | None,
+    allowed_roots: tuple[Path, ...],
+    progress: Progress,
+) -> Path:
+    """The portrait of the character called ``name`` in ``workdir``/cast/, made now unless it is
+    already there from the same inputs: the creator's image (``Character.image``), else SDXL's
+    (when its IP-Adapter will read it), else a draft card. The images stage then finds it. SDXL is
+    released afterwards unless it keeps its model loaded. BadInput for a name not in the cast."""
+    scene_cast = SceneCast(script, spec, workdir, style_for(spec.image_style), sdxl=sdxl,
+                           allowed_roots=allowed_roots)
+    member = scene_cast.cast.member(name)
+    if member is None:
+        known = ", ".join(m.name for m in scene_cast.cast.members) or "none"
+        raise BadInput(f"no character called {name!r} in this story (its characters: {known})")
+    try:
+        path, _ = scene_cast.portraits.get(member, progress)
+    finally:
+        if sdxl is not None:
+            sdxl.finish()
+    return path

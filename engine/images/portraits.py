@@ -28,7 +28,7 @@ from engine.images.cast import CAST_DIR, Member
 from engine.images.draft import font
 from engine.images.files import save_png_atomic, write_bytes_atomic
 from engine.images.normalise import normalise_image
-from engine.images.prompts import ScenePrompt, describe
+from engine.images.prompts import TOKEN_BUDGET, ScenePrompt, describe, trim_words
 from engine.images.sdxl import SDXLSource
 from engine.images.styles import StylePreset
 from engine.images.validate import validate_image_path
@@ -39,17 +39,19 @@ PORTRAIT_SIZE: Final = (1024, 1024)
 DRAFT_SIZE: Final = (512, 512)
 PORTRAIT_WORDS: Final = (
     "head and shoulders portrait, facing the camera, neutral expression, soft even front lighting, "
-    "plain background, sharp focus on the face"
+    "plain background"
 )
 PORTRAIT_NEGATIVE: Final = "profile, back view, hands, group, crowd, multiple people, hat covering the face"
 
 
 def portrait_prompt(member: Member, style: StylePreset) -> ScenePrompt:
     """The SDXL prompt of a generated portrait; its seed from name, description and style only."""
-    words = f"{describe(member.character, max_words=30)}, {PORTRAIT_WORDS}, {style.suffix}"
+    # who first, then how it is shot; the style's words are what CLIP's window loses first
+    words = trim_words(f"{describe(member.character, max_words=20)}, {PORTRAIT_WORDS}, {style.suffix}",
+                       TOKEN_BUDGET)
     blob = f"storyreel-portrait:{member.name.strip().lower()}:{member.character.description}:{style.name}"
     seed = int.from_bytes(hashlib.sha256(blob.encode()).digest()[:4], "big") & 0x7FFFFFFF
-    return ScenePrompt(-1, words, f"{PORTRAIT_NEGATIVE}, {style.negative}", seed)
+    return ScenePrompt(-1, words, trim_words(f"{PORTRAIT_NEGATIVE}, {style.negative}", TOKEN_BUDGET), seed)
 
 
 def file_digest(path: Path) -> str:

@@ -61,7 +61,7 @@ def describe(character: Character, max_words: int = 24) -> str:
     return f"{character.name} ({desc})" if desc else character.name
 
 
-def _trim_words(text: str, budget: int) -> str:
+def trim_words(text: str, budget: int) -> str:
     words = text.split()
     while words and estimate_tokens(" ".join(words)) > budget:
         words.pop()
@@ -82,12 +82,12 @@ def build_prompt(
     char_text = ", ".join(describe(c) for c in chars)
     if estimate_tokens(char_text) > TOKEN_BUDGET // 2:
         char_text = ", ".join(describe(c, max_words=8) for c in chars)
-        char_text = _trim_words(char_text, TOKEN_BUDGET // 2)
+        char_text = trim_words(char_text, TOKEN_BUDGET // 2)
     fixed = ", ".join(p for p in (char_text, style.suffix) if p)
     room = TOKEN_BUDGET - estimate_tokens(fixed) - 1
     source = scene.image_prompt if scene.image_prompt.strip() else scene.narration
     for c in chars:  # the script writer may already have written "Name (description)": keep it once,
         source = source.replace(describe(c), c.name)  # in the character part, which is never trimmed
-    scene_text = _trim_words(" ".join(source.split()), max(room, 8))
+    scene_text = trim_words(" ".join(source.split()), max(room, 8))
     prompt = ", ".join(p for p in (scene_text, char_text, style.suffix) if p)
     return ScenePrompt(index=index, prompt=prompt, negative=style.negative, seed=scene_seed(job_seed, index))
