@@ -100,13 +100,13 @@ def scene_weights(texts: Sequence[str]) -> list[float]:
 
 
 def _captions(scenes: Sequence[SceneAudio], starts: Sequence[float],
-              durations: Sequence[float]) -> tuple[Caption, ...]:
+              durations: Sequence[float], language: str = "en") -> tuple[Caption, ...]:
     """Captions chunked scene by scene (a caption never spans a cut), so appending a scene
     never changes the captions before it."""
     out: list[Caption] = []
     for s, start, d in zip(scenes, starts, durations):
         words = [CaptionWord(w.text, start + w.start, start + w.end) for w in s.words]
-        for c in chunk_captions(words):
+        for c in chunk_captions(words, language=language):
             end = min(c.end, start + d)
             if end > c.start:
                 out.append(Caption(c.text, c.start, end, c.words))
@@ -135,8 +135,9 @@ def partial_timeline(spec: JobSpec, images: Sequence[Path], scenes: Sequence[Sce
         fade=fade_for(spec.pacing),
         narration=narration_track,
         music=Path(spec.music) if spec.music else None,
-        captions=_captions(scenes[:k], starts, durations) if spec.captions else (),
+        captions=_captions(scenes[:k], starts, durations, spec.language) if spec.captions else (),
         video=settings.video,
+        language=spec.language,
     )
 
 

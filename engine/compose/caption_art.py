@@ -2,17 +2,26 @@
 per caption (white and highlight colour, black outline), and per-frame blending of just the
 caption's region into the NV12 frame with the spoken word highlighted.
 
-Font: Open Sans ExtraBold from the ``ttf-opensans`` package (Apache-2.0); if that package is
-missing, Pillow's built-in scalable font. No system fonts are used.
+Fonts per script, all from packages (no system fonts): Open Sans ExtraBold (``ttf-opensans``,
+Apache-2.0: Latin, Cyrillic, Greek), Noto Sans Arabic and Noto Sans Devanagari at weight 800
+(``fontpkg-noto-sans-arabic``/``-devanagari``, OFL-1.1) and Noto Sans CJK (``noto-cjk-sans-otc``,
+OFL-1.1: its SC, JP and KR faces for Chinese, Japanese and Korean). Complex scripts are shaped by
+Pillow's libraqm layout (HarfBuzz + FriBiDi) when it has it; without it, Arabic is shaped and
+ordered by arabic-reshaper + python-bidi. Right-to-left captions place their words from the
+right, so the highlight moves right to left. If a font package is missing, Pillow's built-in
+font (a warning says so).
 """
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final, Sequence
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, Sequence
 
 from engine.compose.still import rgb_to_ycbcr_matrix
 from engine.compose.timeline import Caption
+from engine.languages import Language, language as language_row
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -34,10 +43,16 @@ class CaptionLayout:
     anchor_y: int
     anchor: str  # "bottom" | "center"
     max_lines: int = 2
+    #: engine.languages code: the font, the direction and the space between words
+    language: str = "en"
 
 
-def layout_for(width: int, height: int) -> CaptionLayout:
+def layout_for(width: int, height: int, language: str = "en") -> CaptionLayout:
     """Caption geometry for a frame: title-safe (10 % margins), sized for the aspect."""
+    return replace(_layout_for(width, height), language=language_row(language).code)
+
+
+def _layout_for(width: int, height: int) -> CaptionLayout:
     aspect = width / height
     if aspect > 1.2:  # 16:9 and wider
         font = round(height * 0.062)
@@ -53,16 +68,92 @@ def _stroke(font_px: int) -> int:
     return max(2, round(font_px * 0.09))
 
 
-def load_font(px: int) -> "ImageFont.FreeTypeFont":
-    from PIL import ImageFont
+#: Weight of the variable Noto fonts, near Open Sans ExtraBold's.
+_WEIGHT: Final = 800
+#: Face of each language's CJK font in the Noto Sans CJK collection (JP, KR, SC, TC, HK, ...).
+_CJK_FACE: Final = {"cjk-jp": 0, "cjk-kr": 1, "cjk-sc": 2}
 
-    try:
+
+def font_file(family: str) -> tuple[Path, int]:
+    """(font file, face index) of a caption font family (engine.languages.Font); ImportError or
+    FileNotFoundError when its package is missing."""
+    if family == "latin":
         import ttf_opensans
 
-        return ImageFont.truetype(str(ttf_opensans.OPENSANS_EXTRABOLD.path), px)
-    except (ImportError, OSError) as e:
-        log.warning("ttf-opensans not available (%s); using Pillow's built-in font for captions", e)
+        return Path(ttf_opensans.OPENSANS_EXTRABOLD.path), 0
+    if family in _CJK_FACE:
+        import noto_cjk_sans_otc
+
+        return Path(str(noto_cjk_sans_otc.FONT_PATH)), _CJK_FACE[family]
+    if family == "arabic":
+        import fontpkg_noto_sans_arabic as package
+    elif family == "devanagari":
+        import fontpkg_noto_sans_devanagari as package
+    else:
+        raise ValueError(f"no caption font for {family!r}")
+    found = sorted((Path(package.ROOT) / "files").glob("*.ttf"))
+    if not found:
+        raise FileNotFoundError(f"{package.__name__} has no font file")
+    return found[0], 0
+
+
+@lru_cache(maxsize=1)
+def complex_layout() -> bool:
+    """Whether Pillow has libraqm (HarfBuzz shaping, FriBiDi ordering)."""
+    from PIL import features
+
+    return bool(features.check("raqm"))
+
+
+def load_font(px: int, language: str = "en") -> "ImageFont.FreeTypeFont":
+    """The caption font for ``language`` at ``px`` pixels (bold)."""
+    from PIL import ImageFont
+
+    lang = language_row(language)
+    engine = ImageFont.Layout.RAQM if complex_layout() else ImageFont.Layout.BASIC
+    try:
+        path, index = font_file(lang.font)
+        font = ImageFont.truetype(str(path), px, index=index, layout_engine=engine)
+    except (ImportError, OSError, ValueError) as e:
+        log.warning("caption font for %s not available (%s); using Pillow's built-in font", lang.name, e)
         return ImageFont.load_default(size=px)  # type: ignore[return-value]  # FreeType since Pillow 10.1
+    try:
+        axes = font.get_variation_axes()
+    except OSError:  # not a variable font
+        return font
+    values: list[float] = []
+    for axis in axes:
+        raw = axis.get("name", b"")
+        name = raw.decode("latin-1") if isinstance(raw, bytes) else str(raw)
+        values.append(float(_WEIGHT if name.lower() in ("weight", "wght") else axis.get("default") or 0))
+    font.set_variation_by_axes(values)
+    return font
+
+
+@dataclass(frozen=True)
+class _Shaper:
+    """Draws words of one language: libraqm with its direction and language when Pillow has it,
+    else Arabic shaped and reordered by arabic-reshaper + python-bidi."""
+
+    lang: Language
+    raqm: bool
+
+    def text(self, word: str) -> str:
+        if self.raqm or not self.lang.rtl:
+            return word
+        import arabic_reshaper
+        from bidi import get_display
+
+        return str(get_display(arabic_reshaper.reshape(word)))
+
+    @property
+    def options(self) -> dict[str, Any]:
+        if not self.raqm:
+            return {}
+        return {"direction": "rtl" if self.lang.rtl else "ltr", "language": self.lang.code}
+
+    def length(self, font: "ImageFont.FreeTypeFont", word: str) -> float:
+        return float(font.getlength(self.text(word), **self.options))
 
 
 @dataclass(frozen=True)
@@ -116,11 +207,11 @@ class CaptionArt:
 
 
 def _wrap(words: Sequence[str], font: "ImageFont.FreeTypeFont", max_width: int,
-          space: float) -> list[list[int]]:
+          space: float, shaper: _Shaper) -> list[list[int]]:
     lines: list[list[int]] = [[]]
     width = 0.0
     for i, w in enumerate(words):
-        ww = font.getlength(w)
+        ww = shaper.length(font, w)
         if lines[-1] and width + space + ww > max_width:
             lines.append([])
             width = 0.0
@@ -134,23 +225,26 @@ def render_caption(caption: Caption, frame_w: int, frame_h: int, layout: Caption
     import numpy as np
     from PIL import Image, ImageDraw
 
+    lang = language_row(layout.language)
+    shaper = _Shaper(lang, complex_layout())
     words = [w.text for w in caption.words] if caption.words else caption.text.split()
     words = [w for w in words if w.strip()]
     if not words:
         return None
     px = layout.font_px
     for _ in range(6):  # shrink until it fits in max_lines
-        font = load_font(px)
-        space = font.getlength(" ")
+        font = load_font(px, lang.code)
+        space = font.getlength(" ") if lang.spaced else 0.0
         pad = max(2, round(layout.stroke_px * px / layout.font_px)) + 2
-        lines = _wrap(words, font, layout.max_width - 2 * pad, space)
+        lines = _wrap(words, font, layout.max_width - 2 * pad, space, shaper)
         if len(lines) <= layout.max_lines or px <= layout.font_px * 0.6:
             break
         px = int(px * 0.9)
     stroke = max(2, round(layout.stroke_px * px / layout.font_px))
     ascent, descent = font.getmetrics()
     line_h = round((ascent + descent) * 1.08)
-    widths = [sum(font.getlength(words[i]) for i in ln) + space * (len(ln) - 1) for ln in lines]
+    lengths = [shaper.length(font, w) for w in words]
+    widths = [sum(lengths[i] for i in ln) + space * (len(ln) - 1) for ln in lines]
     pad = stroke + 2
     box_w = int(max(widths)) + 2 * pad
     box_h = line_h * len(lines) + 2 * pad
@@ -168,18 +262,23 @@ def render_caption(caption: Caption, frame_w: int, frame_h: int, layout: Caption
     fill = Image.new("L", (box_w, box_h), 0)
     d_out, d_fill = ImageDraw.Draw(outline), ImageDraw.Draw(fill)
     boxes: list[tuple[int, int, int, int]] = [(0, 0, 0, 0)] * len(words)
+    options = shaper.options
     for li, ln in enumerate(lines):
-        x = pad + (box_w - 2 * pad - widths[li]) / 2
+        left = pad + (box_w - 2 * pad - widths[li]) / 2
         y = pad + li * line_h
+        x = left + widths[li] if lang.rtl else left  # right to left: the first word at the right
         for i in ln:
-            d_out.text((x, y), words[i], font=font, fill=255, stroke_width=stroke, stroke_fill=255)
-            d_fill.text((x, y), words[i], font=font, fill=255)
-            ww = font.getlength(words[i])
+            ww = lengths[i]
+            if lang.rtl:
+                x -= ww
+            shown = shaper.text(words[i])
+            d_out.text((x, y), shown, font=font, fill=255, stroke_width=stroke, stroke_fill=255, **options)
+            d_fill.text((x, y), shown, font=font, fill=255, **options)
             bx0 = max(0, int(x - space / 2)) & ~1
             bx1 = min(box_w, int(x + ww + space / 2 + 1) + 1) & ~1
             by0, by1 = (int(y) - pad) & ~1, min(box_h, int(y) + line_h + pad + 1) & ~1
             boxes[i] = (bx0, bx1, max(0, by0), by1)
-            x += ww + space
+            x = x - space if lang.rtl else x + ww + space
     a = np.asarray(outline, dtype=np.float32) / 255.0
     f = np.minimum(np.asarray(fill, dtype=np.float32) / 255.0, a)
     return CaptionArt(x0, y0, _to_overlay(a, f, TEXT_RGB), _to_overlay(a, f, HIGHLIGHT_RGB), tuple(boxes))

@@ -1,17 +1,25 @@
 """Caption chunking: narration words with absolute times -> short captions (2-5 words) that
-break at sentence ends, clause punctuation and pauses, so each fits in at most two lines."""
+break at sentence ends, clause punctuation and pauses, so each fits in at most two lines.
+
+Chinese and Japanese "words" are the phrase tokens of the narration (BudouX character groups):
+they join without spaces, and a caption holds up to twice as many of them in half as many
+characters (full-width characters are about twice as wide)."""
 from __future__ import annotations
 
 from typing import Final, Sequence
 
 from engine.compose.timeline import Caption, CaptionWord
+from engine.languages import language as language_row
 
-_SENTENCE_END: Final = (".", "!", "?", "…", ".\"", "!\"", "?\"", ".'", "!'", "?'", ".”", "!”", "?”")
-_CLAUSE_END: Final = (",", ";", ":", "—", "–")
+_CLOSERS: Final = "\"'”’」』）)»"
+_SENTENCE_MARKS: Final = (".", "!", "?", "…", "。", "！", "？", "؟", "।")
+_SENTENCE_END: Final = tuple(m + c for m in _SENTENCE_MARKS for c in ("", *_CLOSERS))
+_CLAUSE_END: Final = (",", ";", ":", "—", "–", "、", "，", "；", "：", "،", "؛")
 
 
 def chunk_captions(words: Sequence[CaptionWord], *, max_words: int = 5, max_chars: int = 32,
-                   max_gap: float = 0.6, linger: float = 0.3, min_words: int = 2) -> tuple[Caption, ...]:
+                   max_gap: float = 0.6, linger: float = 0.3, min_words: int = 2,
+                   language: str = "en") -> tuple[Caption, ...]:
     """Group timed words into captions.
 
     Words are first cut into phrases at sentence ends and at pauses longer than ``max_gap``
@@ -22,6 +30,10 @@ def chunk_captions(words: Sequence[CaptionWord], *, max_words: int = 5, max_char
     never past the next caption's start."""
     if max_words < 1:
         raise ValueError("max_words must be at least 1")
+    lang = language_row(language)
+    joiner = lang.joiner
+    if not lang.spaced:
+        max_words, max_chars = max_words * 2, max(4, max_chars // 2)
     clean = [CaptionWord(w.text.strip(), float(w.start), float(max(w.end, w.start)))
              for w in words if w.text and w.text.strip()]
     clean.sort(key=lambda w: w.start)
@@ -34,15 +46,15 @@ def chunk_captions(words: Sequence[CaptionWord], *, max_words: int = 5, max_char
     groups: list[list[CaptionWord]] = []
     for ph in phrases:
         for piece in _split_clauses(ph, min_words):
-            groups.extend(_balanced(piece, max_words, max_chars))
-    groups = _merge_orphans(groups, max_words, max_chars, max_gap)
+            groups.extend(_balanced(piece, max_words, max_chars, joiner))
+    groups = _merge_orphans(groups, max_words, max_chars, max_gap, joiner)
     out: list[Caption] = []
     for i, g in enumerate(groups):
         start, end = g[0].start, g[-1].end + linger
         if i + 1 < len(groups):
             end = min(end, groups[i + 1][0].start)
         end = max(end, start + 0.05)
-        out.append(Caption(" ".join(w.text for w in g), start, end, tuple(g)))
+        out.append(Caption(joiner.join(w.text for w in g), start, end, tuple(g)))
     return tuple(out)
 
 
@@ -59,11 +71,12 @@ def _split_clauses(ws: list[CaptionWord], min_words: int) -> list[list[CaptionWo
     return out
 
 
-def _chars(ws: Sequence[CaptionWord]) -> int:
-    return sum(len(w.text) + 1 for w in ws) - 1
+def _chars(ws: Sequence[CaptionWord], joiner: str = " ") -> int:
+    return sum(len(w.text) + len(joiner) for w in ws) - len(joiner)
 
 
-def _balanced(ws: list[CaptionWord], max_words: int, max_chars: int) -> list[list[CaptionWord]]:
+def _balanced(ws: list[CaptionWord], max_words: int, max_chars: int,
+              joiner: str = " ") -> list[list[CaptionWord]]:
     n = len(ws)
     for k in range(max(1, -(-n // max_words)), n + 1):
         base, extra = divmod(n, k)
@@ -72,15 +85,15 @@ def _balanced(ws: list[CaptionWord], max_words: int, max_chars: int) -> list[lis
         for sz in sizes:
             parts.append(ws[i:i + sz])
             i += sz
-        if all(_chars(p) <= max_chars or len(p) == 1 for p in parts):
+        if all(_chars(p, joiner) <= max_chars or len(p) == 1 for p in parts):
             return parts
     return [[w] for w in ws]
 
 
 def _merge_orphans(groups: list[list[CaptionWord]], max_words: int, max_chars: int,
-                   max_gap: float) -> list[list[CaptionWord]]:
+                   max_gap: float, joiner: str = " ") -> list[list[CaptionWord]]:
     def fits(ws: list[CaptionWord]) -> bool:
-        return len(ws) <= max_words and _chars(ws) <= max_chars
+        return len(ws) <= max_words and _chars(ws, joiner) <= max_chars
 
     i = 0
     while i < len(groups):

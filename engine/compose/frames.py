@@ -65,7 +65,7 @@ class FrameComposer:
         self._black = np.empty(frame_bytes(self.w, self.h), np.uint8)
         self._black[: self.w * self.h] = 16
         self._black[self.w * self.h:] = 128
-        self._layout = layout_for(self.w, self.h)
+        self._layout = layout_for(self.w, self.h, timeline.language)
         self._cap_i = 0
         self._cap_art: tuple[int, CaptionArt | None] | None = None
         self._static: dict[int, "np.ndarray"] = {}

@@ -81,6 +81,8 @@ class Timeline:
     fade: float = 0.5
     #: Music bed level under the voice, in LU relative to the narration's loudness.
     music_level: float = -15.0
+    #: The captions' language (engine.languages code): their font, direction and line breaking.
+    language: str = "en"
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -146,6 +148,7 @@ class Timeline:
             motion_strength=_num(d.get("motion_strength", 0.10), "motion_strength"),
             fade=_num(d.get("fade", 0.5), "fade"),
             music_level=_num(d.get("music_level", -15.0), "music_level"),
+            language=_str(d.get("language", "en"), "language"),
         )
 
     @classmethod
@@ -184,6 +187,7 @@ class Timeline:
             "motion_strength": self.motion_strength,
             "fade": self.fade,
             "music_level": self.music_level,
+            "language": self.language,
             "scenes": [
                 {"image": rel(s.image), "duration": s.duration, "motion": s.motion} for s in self.scenes
             ],
@@ -210,7 +214,7 @@ class Timeline:
 
 _TIMELINE_KEYS: Final = frozenset({
     "width", "height", "fps", "scenes", "transition", "narration", "music", "captions", "video",
-    "motion_strength", "fade", "music_level",
+    "motion_strength", "fade", "music_level", "language",
 })
 
 
