@@ -245,6 +245,23 @@ class Worker:
                 f"{folders[0] / str(cmd.get('job_id'))}; the server log has the details.")
 
 
+def lower_priority(nice: int) -> None:
+    """Give the HTTP process the CPU first. The worker runs in a session of its own, and where the
+    kernel groups sessions for scheduling (autogroup, on by default in most desktop kernels) a
+    process's nice only ranks it within its own group: each worker's group would otherwise get as
+    much CPU as the server's. So the group's nice is lowered as well as the process's; the
+    compositor and ffmpeg inherit both."""
+    try:
+        os.nice(nice)
+    except OSError:
+        log.warning("could not lower the worker's priority")
+    try:
+        with open("/proc/self/autogroup", "w") as f:
+            f.write(str(nice))
+    except OSError:  # not Linux, autogroup off, or not allowed: the process's nice still holds
+        pass
+
+
 def _out_of_memory(exc: BaseException) -> bool:
     seen: BaseException | None = exc
     for _ in range(16):  # the chain of causes, bounded
@@ -279,10 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format=f"%(asctime)s %(levelname)-7s worker{lane} %(name)s: %(message)s")
     set_offline_env()
-    try:
-        os.nice(WORKER_NICE)
-    except OSError:
-        log.warning("could not lower the worker's priority")
+    lower_priority(WORKER_NICE)
     gone = threading.Event()
     events = Events(_event_pipe(), gone)
     worker = Worker(decode_config(Config, args[0]), events, gone)
