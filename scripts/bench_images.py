@@ -175,6 +175,25 @@ def check_full() -> None:
     with torch.no_grad():
         img = vae.decode(torch.empty(1, 4, 96, 168, device="meta")).sample
     print(f"VAE decode: (1, 4, 96, 168) -> {tuple(img.shape)}")
+    check_full_adapter(unet)
+
+
+def check_full_adapter(unet: Any) -> None:
+    """The random full-size IP-Adapter Plus-Face's tensors against the full UNet, on the meta device:
+    h94's file has 140 to_k_ip/to_v_ip tensors (70 cross-attention layers) and 424 M parameters
+    (423,748,864 x 2 bytes + its safetensors header = its 847,517,512 bytes)."""
+    import torch
+
+    from engine.images.random_ip_adapter import VISION, attn_state_dict, image_proj_state_dict
+
+    with torch.device("meta"):
+        attn = attn_state_dict(unet)
+        width = int(VISION["full"]["hidden_size"])
+        proj = image_proj_state_dict(width, unet.config.cross_attention_dim, "full")
+    n = sum(v.numel() for v in (*attn.values(), *proj.values()))
+    print(f"IP-Adapter Plus-Face: {len(attn)} to_k_ip/to_v_ip tensors, Resampler latents "
+          f"{tuple(proj['latents'].shape)} -> {tuple(proj['proj_out.weight'].shape)}; {n:,} parameters "
+          f"({n * 2 / 2**20:.0f} MiB in fp16, as h94 ships it: 847,517,512 bytes)")
 
 
 def bench_full(args: argparse.Namespace) -> None:

@@ -18,6 +18,7 @@ from engine.images.ip_adapter import (
     WEIGHT_NAME,
     Reference,
     adapter_near_model,
+    adapter_vram_bytes,
     find_adapter,
     shot_of,
 )
@@ -183,7 +184,8 @@ def test_installed_adapter_is_listed_wired_and_counted(models: Path, tmp_path: P
     installed = find_installed(models)
     adapter = next(m for m in installed if m.kind == "ip_adapter")
     assert adapter.name == DEFAULT_NAME and adapter.path == (models / "ip_adapter" / DEFAULT_NAME).resolve()
-    assert vram_estimate(adapter) == adapter.size_bytes // 2 + (1 << 28)  # float32 files held in fp16
+    files = find_adapter(models)
+    assert files is not None and vram_estimate(adapter) == adapter_vram_bytes(files)  # one rule for both
     row = next(r for r in missing_report(models, installed) if r["component"] == "ip_adapter")
     assert row["missing"] is False and row["installed"] == [DEFAULT_NAME] and row["optional"] is True
     json_ready = [m.to_dict() for m in installed]  # what GET /api/models lists

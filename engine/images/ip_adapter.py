@@ -111,12 +111,13 @@ def adapter_files(folder: Path) -> AdapterFiles | None:
 
 
 def adapter_vram_bytes(files: AdapterFiles) -> int:
-    """GPU bytes the adapter and its image encoder add to SDXL: float32 files held in fp16, plus
-    room for the encoder's activations (what engine.models.vram_estimate counts too)."""
+    """GPU bytes the adapter and its image encoder add to SDXL, both held in fp16 (h94 ships the
+    adapter in fp16 and the ViT-H encoder in float32: ~0.6 of the files), plus room for the
+    encoder's activations. engine.models.vram_estimate counts the same."""
     on_disk = files.weights.stat().st_size + sum(
         f.stat().st_size for f in (files.folder / files.encoder_dir).iterdir() if f.is_file()
     )
-    return on_disk // 2 + (1 << 28)
+    return int(on_disk * 0.6) + (1 << 28)
 
 
 def adapter_near_model(model_path: Path) -> AdapterFiles | None:

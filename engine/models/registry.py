@@ -276,5 +276,6 @@ def vram_estimate(model: InstalledModel) -> int:
     if model.kind == "sdxl":
         return model.size_bytes + int(2.5 * gib)  # activations and VAE decode at 1024x1024
     if model.kind == "ip_adapter":
-        return model.size_bytes // 2 + gib // 4  # float32 files held in fp16 beside SDXL
+        # fp16 adapter + float32 ViT-H encoder, both held in fp16 beside SDXL (engine.images.ip_adapter)
+        return int(model.size_bytes * 0.6) + gib // 4
     return int(model.size_bytes * 1.5) + gib // 2

@@ -229,7 +229,7 @@ def _entries() -> tuple[ModelEntry, ...]:
             main_file="ip-adapter-plus-face_sdxl_vit-h.safetensors",
             settings=MappingProxyType({"weight_name": "ip-adapter-plus-face_sdxl_vit-h.safetensors",
                                        "image_encoder_folder": "image_encoder", "for": "sdxl"}),
-            notes="keeps characters' faces from scene to scene (SDXL); ~1.9 GB of VRAM in fp16 beside SDXL",
+            notes="keeps characters' faces from scene to scene (SDXL); ~2.3 GB of VRAM in fp16 beside SDXL",
         ),
         ModelEntry(
             name="vctk-vits", kind="tts", component="tts",
