@@ -40,6 +40,15 @@ def test_every_language_has_a_voice_to_download_and_each_pack_voice_a_licence() 
         assert p.licence and p.licence_url.startswith("https://")
     ja = support("ja", {})
     assert ja.install == ("python scripts/download_models.py --xtts",) and "NON-COMMERCIAL" in ja.notes[0]
+    assert any("--model qwen2.5-7b-instruct-q4_k_m" in n for n in ja.notes)  # a script model for it
+
+
+def test_the_catalog_says_which_gguf_writes_which_languages() -> None:
+    catalog = dl.cat.builtin()
+    assert "weaker in Chinese, Japanese, Korean" in catalog.entry("llama-3.1-8b-instruct-q4_k_m").notes
+    qwen = catalog.entry("qwen2.5-7b-instruct-q4_k_m")
+    assert qwen.kind == "llm" and "Japanese" in qwen.notes and qwen.licence == "Apache-2.0"
+    assert all(qwen.name not in p.values() for p in catalog.profiles.values())
 
 
 def test_the_voice_list_has_a_language_column() -> None:

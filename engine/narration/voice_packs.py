@@ -19,6 +19,9 @@ from engine.narration.voices import LICENCES, VOICES, XTTS_V2, Voice, find_model
 PACKS_FILE: Final = Path(__file__).with_name("voice_packs.json")
 DOWNLOAD: Final = "python scripts/download_models.py"
 XTTS_FIX: Final = f"{DOWNLOAD} --xtts"
+#: Languages the catalog's Llama GGUFs write poorly, and the GGUF that writes them well.
+_LLAMA_WEAK: Final = frozenset({"zh", "ja", "ko", "ar", "ru"})
+SCRIPT_MODEL_FIX: Final = f"{DOWNLOAD} --model qwen2.5-7b-instruct-q4_k_m"
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,8 @@ def support(code: str, tts_models: Mapping[str, Path]) -> LanguageSupport:
     if lang.xtts is not None and find_model(tts_models, XTTS_V2) is None:
         install.append(XTTS_FIX)
         notes.append(f"{XTTS_FIX}: XTTS v2, {LICENCES[XTTS_V2]}")
+    if lang.code in _LLAMA_WEAK:
+        notes.append(f"script: the Llama models write {lang.name} poorly; {SCRIPT_MODEL_FIX} writes it well")
     ids = [v.id for v in here] + (["(every catalog voice, on the embedded Piper voice)"] if lang.code == "en"
                                   else [])
     return LanguageSupport(lang, tuple(ids), tuple(backends), tuple(install), tuple(p.id for p in own),

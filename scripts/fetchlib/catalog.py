@@ -134,6 +134,9 @@ _IP_ADAPTER = "h94/IP-Adapter"
 #: independent installs that pin the same files).
 _IP_ADAPTER_REV = "018e402774aeeddd60609b4ecdb7e298259dc729"
 _OPENRAIL = "CreativeML Open RAIL++-M"
+#: Which languages the Llama GGUFs write well (Meta's supported languages) and which they do not.
+_LLAMA_LANGUAGES = ("Writes English, Spanish, French, German, Italian, Portuguese and Hindi well; weaker in "
+                    "Chinese, Japanese, Korean, Arabic and Russian (use qwen2.5-7b-instruct-q4_k_m)")
 _LLAMA_PARAMS = {"n_ctx": 8192, "n_gpu_layers": -1, "temperature": 0.8, "top_p": 0.9, "repeat_penalty": 1.1}
 
 
@@ -153,7 +156,7 @@ def _entries() -> tuple[ModelEntry, ...]:
                               "6c99cc00ae910f6a532a80022cb4bc1939094527a089c29294b841c0bd87f74d",
                               "e7d0997e49c9cb00d88b4c1a6a16aa894b0bbc31"),),
             settings=MappingProxyType({"chat_format": "llama-3", **_LLAMA_PARAMS}),
-            notes="~2.5 GB of VRAM with all layers offloaded at n_ctx 8192",
+            notes="~2.5 GB of VRAM with all layers offloaded at n_ctx 8192. " + _LLAMA_LANGUAGES,
         ),
         ModelEntry(
             name="llama-3.1-8b-instruct-q4_k_m", kind="llm", component="llm",
@@ -166,7 +169,20 @@ def _entries() -> tuple[ModelEntry, ...]:
                               "b3bdbf23b47d7e6bb791c99b206deb169cd5a96362a9e3399028df2faacdc506",
                               "600b0020115fd6b17f0752848fe7b5a1be686bcd"),),
             settings=MappingProxyType({"chat_format": "llama-3", **_LLAMA_PARAMS}),
-            notes="~6 GB of VRAM with all layers offloaded at n_ctx 8192",
+            notes="~6 GB of VRAM with all layers offloaded at n_ctx 8192. " + _LLAMA_LANGUAGES,
+        ),
+        ModelEntry(
+            name="qwen2.5-7b-instruct-q4_k_m", kind="llm", component="llm",
+            title="Qwen2.5 7B Instruct, GGUF Q4_K_M (bartowski)",
+            licence="Apache-2.0",
+            licence_url="https://huggingface.co/Qwen/Qwen2.5-7B-Instruct/blob/main/LICENSE",
+            path="llm/Qwen2.5-7B-Instruct-Q4_K_M.gguf",
+            files=(RemoteFile("bartowski/Qwen2.5-7B-Instruct-GGUF", "Qwen2.5-7B-Instruct-Q4_K_M.gguf", "",
+                              4_683_074_240),),
+            settings=MappingProxyType({"chat_format": "chatml", **_LLAMA_PARAMS}),
+            notes="~6 GB of VRAM at n_ctx 8192. Writes Chinese, Japanese, Korean, Arabic and Russian well "
+                  "besides English and the European languages (29+ languages): fetch it with --model "
+                  "qwen2.5-7b-instruct-q4_k_m for stories in those languages (not in a profile)",
         ),
         ModelEntry(
             name="sdxl-lightning-4step", kind="sdxl", component="sdxl",
