@@ -17,6 +17,9 @@ from engine.models import find_installed
 from engine.narration.audio import read_wav
 from engine.narration.narrator import CatalogNarrator
 from engine.narration.random_vits import build_random_vits
+from engine.narration import voice_packs
+from engine.narration.coqui_engine import max_chars
+from engine.narration.sentences import prepare_text
 from engine.narration.voice_packs import options, packs, require_language, support, voices_for
 from engine.narration.voices import XTTS_V2, list_voices, resolve_voice
 from engine.progress import StageProgress
@@ -39,7 +42,7 @@ def test_every_language_has_a_voice_to_download_and_each_pack_voice_a_licence() 
     for p in packs():
         assert p.licence and p.licence_url.startswith("https://")
     ja = support("ja", {})
-    assert ja.install == ("python scripts/download_models.py --xtts",) and "NON-COMMERCIAL" in ja.notes[0]
+    assert ja.install[0] == "python scripts/download_models.py --xtts" and "NON-COMMERCIAL" in ja.notes[0]
     assert any("--model qwen2.5-7b-instruct-q4_k_m" in n for n in ja.notes)  # a script model for it
 
 
@@ -69,7 +72,20 @@ def test_the_edge_check_names_the_codes_or_what_to_download(tmp_path: Path) -> N
         require_language("es", {})
     assert "python scripts/download_models.py --voices es" in bare.value.message
     assert require_language("es-MX", {ES_VITS: tmp_path}).code == "es"
-    assert require_language("ja", {XTTS_V2: tmp_path}).code == "ja"  # XTTS speaks it
+    assert require_language("ko", {XTTS_V2: tmp_path}).code == "ko"  # XTTS speaks it
+
+
+def test_xtts_serves_chinese_and_japanese_only_with_their_romanisers(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    needs = {"ja": ("json", "json"), "zh": ("no_such_module_x", "pypinyin")}
+    monkeypatch.setattr(voice_packs, "XTTS_NEEDS", needs)
+    assert require_language("ja", {XTTS_V2: tmp_path}).code == "ja"
+    with pytest.raises(BadInput) as err:
+        require_language("zh", {XTTS_V2: tmp_path})
+    assert "pip install pypinyin" in err.value.message
+    assert max_chars("xtts", "ja") == 71 and max_chars("xtts", "zh-cn") == 82 and max_chars("vits") == 300
+    chunks = prepare_text("古い灯台は百二十年もの間、その秘密を守り続けた。" * 6, language="ja", max_chars=71)
+    assert all(len(c.text) <= 71 or len(c.tokens) == 1 for c in chunks)
 
 
 def test_an_unknown_voice_maps_to_the_nearest_voice_of_the_language() -> None:

@@ -48,8 +48,20 @@ WORDS_PER_SECOND: Final = MappingProxyType({"vits": 2.8, "xtts": 2.6})
 FIXED_SHARE: Final = MappingProxyType({"vits": 0.25, "xtts": 0.0})
 #: Longest text per synthesis call (XTTS warns past 250 characters of English).
 MAX_CHARS: Final = MappingProxyType({"vits": 300, "xtts": 240})
+#: XTTS's own limit per language (coqui-tts VoiceBpeTokenizer.char_limits): longer text is cut off.
+XTTS_CHAR_LIMITS: Final = MappingProxyType({
+    "en": 250, "de": 253, "fr": 273, "es": 239, "it": 213, "pt": 203, "pl": 224, "zh": 82, "ar": 166,
+    "cs": 186, "ru": 182, "nl": 251, "tr": 226, "ja": 71, "hu": 224, "ko": 95, "hi": 150})
 #: The rate XTTS computes its speaker latents at (Xtts.get_conditioning_latents' load_sr).
 XTTS_CLONE_RATE: Final = 22050
+
+
+def max_chars(backend: str, language: str = "en") -> int:
+    """Longest text per synthesis call for a Coqui ``backend`` speaking ``language`` (XTTS's
+    code: "zh-cn" counts as "zh")."""
+    if backend == "xtts":
+        return min(MAX_CHARS["xtts"], XTTS_CHAR_LIMITS.get(language.split("-")[0], MAX_CHARS["xtts"]))
+    return MAX_CHARS[backend]
 
 
 def _missing(what: str, folder: Path, fix: str) -> ModelMissing:
@@ -170,7 +182,7 @@ class CoquiEngine:
         self._config = config
         audio = config.audio
         self.sample_rate = int(audio.get("output_sample_rate") or audio["sample_rate"])
-        self.max_chars = MAX_CHARS[self.model_type]
+        self.max_chars = max_chars(self.model_type, voice.language)
         self.words_per_second = WORDS_PER_SECOND[self.model_type]
         self.fixed_share = FIXED_SHARE[self.model_type]
         #: voice id -> (the clip's path, mtime and size; its XTTS latents)

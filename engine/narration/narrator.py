@@ -13,7 +13,7 @@ from engine import artifacts
 from engine.contracts import Narration, Progress, SceneAudio, Script
 from engine.narration import audio as au
 from engine.narration.budget import EMBEDDED_CORRECTION, SpeechBudget, speech_budget
-from engine.narration.coqui_engine import MAX_CHARS, WORDS_PER_SECOND
+from engine.narration.coqui_engine import WORDS_PER_SECOND, max_chars as coqui_max_chars
 from engine.narration.piper_engine import JOE_WORDS_PER_SECOND, PiperEngine, piper_files
 from engine.narration.scene_audio import (
     Shaping, SpokenSentence, assemble_scene, load_scene, scene_key, speak_sentence, write_scene)
@@ -143,7 +143,8 @@ class CatalogNarrator:
         shaping = self._shaping(voice, kind)
         if kind == "coqui":
             return speech_budget(WORDS_PER_SECOND[voice.backend], spec.pacing, speed=shaping.speed,
-                                 max_chars=MAX_CHARS[voice.backend], language=spec.language)
+                                 max_chars=coqui_max_chars(voice.backend, voice.language),
+                                 language=spec.language)
         return speech_budget(JOE_WORDS_PER_SECOND, spec.pacing, speed=shaping.speed,
                              correction=EMBEDDED_CORRECTION[spec.pacing], max_chars=PiperEngine.max_chars,
                              language=spec.language)
@@ -176,7 +177,8 @@ class CatalogNarrator:
                           f"{voice.model!r} not installed ({voice.fix})")
         profile = PACING[spec.pacing]
         shaping = self._shaping(voice, kind)
-        max_chars = PiperEngine.max_chars if kind in ("embedded", "piper") else MAX_CHARS[voice.backend]
+        max_chars = (PiperEngine.max_chars if kind in ("embedded", "piper")
+                     else coqui_max_chars(voice.backend, voice.language))
         texts = [prepare_text(scene.narration, max_chars=max_chars, language=spec.language)
                  for scene in script.scenes]
         total = max(1, sum(len(t) for t in texts))

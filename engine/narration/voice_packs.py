@@ -6,6 +6,7 @@ English is always served (the embedded Piper voice). XTTS v2, when installed, sp
 language of engine.languages (its licence is non-commercial)."""
 from __future__ import annotations
 
+import importlib.util
 import json
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -22,6 +23,9 @@ XTTS_FIX: Final = f"{DOWNLOAD} --xtts"
 #: Languages the catalog's Llama GGUFs write poorly, and the GGUF that writes them well.
 _LLAMA_WEAK: Final = frozenset({"zh", "ja", "ko", "ar", "ru"})
 SCRIPT_MODEL_FIX: Final = f"{DOWNLOAD} --model qwen2.5-7b-instruct-q4_k_m"
+#: What XTTS needs besides its weights to read a language (module, pip packages): coqui-tts
+#: romanises Chinese with pypinyin and Japanese with cutlet, which it does not install itself.
+XTTS_NEEDS: Final = {"zh": ("pypinyin", "pypinyin"), "ja": ("cutlet", "cutlet fugashi[unidic-lite]")}
 
 
 @dataclass(frozen=True)
@@ -82,8 +86,19 @@ def voices_for(code: str) -> tuple[Voice, ...]:
     return pack_voices(lang.code) + xtts_voices(lang)
 
 
+def xtts_missing(xtts_language: str) -> str | None:
+    """The pip command XTTS still needs to speak a language (None: nothing)."""
+    need = XTTS_NEEDS.get(xtts_language.split("-")[0])
+    if need is None or importlib.util.find_spec(need[0]) is not None:
+        return None
+    return f"pip install {need[1]}"
+
+
 def installed(voice: Voice, tts_models: Mapping[str, Path]) -> bool:
-    return find_model(tts_models, voice.model) is not None
+    """The voice's model is under models/tts/ (and, for XTTS, what it needs for the language)."""
+    if find_model(tts_models, voice.model) is None:
+        return False
+    return voice.backend != "xtts" or xtts_missing(voice.language) is None
 
 
 @dataclass(frozen=True)
@@ -126,6 +141,9 @@ def support(code: str, tts_models: Mapping[str, Path]) -> LanguageSupport:
     if lang.xtts is not None and find_model(tts_models, XTTS_V2) is None:
         install.append(XTTS_FIX)
         notes.append(f"{XTTS_FIX}: XTTS v2, {LICENCES[XTTS_V2]}")
+    if lang.xtts is not None and (pip := xtts_missing(lang.xtts)) is not None:
+        install.append(pip)
+        notes.append(f"{pip}: what XTTS v2 needs to read {lang.name}")
     if lang.code in _LLAMA_WEAK:
         notes.append(f"script: the Llama models write {lang.name} poorly; {SCRIPT_MODEL_FIX} writes it well")
     ids = [v.id for v in here] + (["(every catalog voice, on the embedded Piper voice)"] if lang.code == "en"
