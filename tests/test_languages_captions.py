@@ -118,3 +118,26 @@ def test_the_timeline_carries_the_captions_language(tmp_path: Path) -> None:
     t = Timeline(1280, 720, 30, (TimelineScene(image, 1.0),), language="ar")
     assert Timeline.from_dict(t.to_dict()).language == "ar"
     assert Timeline.from_dict({k: v for k, v in t.to_dict().items() if k != "language"}).language == "en"
+
+
+def test_an_arabic_caption_in_a_rendered_video_lights_its_words_right_to_left(tmp_path: Path) -> None:
+    from engine.compose.render import render
+    from engine.compose.timeline import VideoSettings
+    from tests.test_compose_util import decode_video, solid_image
+
+    w, h, fps = 480, 270, 30
+    img = solid_image(tmp_path / "grey.png", (90, 90, 90))
+    words = [CaptionWord(text, 0.5 + 0.5 * i, 0.9 + 0.5 * i) for i, text in enumerate(ARABIC)]
+    t = Timeline(w, h, fps, (TimelineScene(img, 3.0, "static"),), fade=0.0,
+                 captions=(Caption(" ".join(ARABIC), 0.5, 2.2, tuple(words)),),
+                 video=VideoSettings("libx264", 16, "ultrafast"), language="ar")
+    rgb = decode_video(render(t, tmp_path / "ar.mp4"), w, h, "rgb24").astype(int)
+
+    def yellow_x(frame: int) -> float | None:
+        f = rgb[frame]
+        mask = (f[:, :, 0] > 200) & (f[:, :, 1] > 160) & (f[:, :, 2] < 110)
+        return float(np.nonzero(mask)[1].mean()) if mask.sum() > 20 else None
+
+    xs = [yellow_x(round(wd.start * fps) + 3) for wd in words]
+    assert all(x is not None for x in xs), xs
+    assert xs[0] > xs[1] > xs[2], xs  # the first word spoken is the rightmost
