@@ -230,3 +230,10 @@ def test_portrait_for_one_character_is_what_the_images_stage_then_uses(models: P
     with pytest.raises(BadInput, match="no character called 'Zed'.*Ada, Bob"):
         portrait_for("Zed", SCRIPT, job_spec(), job, sdxl=None, allowed_roots=(tmp_path,),
                      progress=Notes().progress())
+
+
+def test_a_bad_portrait_path_fails_before_any_scene_is_made(tmp_path: Path) -> None:
+    spec = job_spec(characters=(Character("Ada", "", str(tmp_path / "missing.png")),))
+    with pytest.raises(BadInput, match="missing.png.*does not exist"):
+        run(None, tmp_path / "job", spec)
+    assert not list((tmp_path / "job" / "images").glob("scene_*.png"))

@@ -16,7 +16,8 @@ from engine.images.prompts import ScenePrompt
 from engine.images.sdxl import SDXLSource
 from engine.errors import BadInput
 from engine.images.styles import StylePreset, style_for
-from engine.spec import JobSpec
+from engine.images.validate import validate_image_path
+from engine.spec import ImageMode, JobSpec
 
 
 class SceneCast:
@@ -38,6 +39,10 @@ class SceneCast:
         self.portraits = Portraits(workdir, style, allowed_roots=allowed_roots, sdxl=painter)
         self.conditioned: list[int] = []  # 1-based scenes IP-Adapter conditioned
         self.scenes = script.scenes
+        if ImageMode(spec.image_mode) in (ImageMode.AI_ONLY, ImageMode.MIXED):
+            for m in self.cast.members:  # the creator's portraits, vetted before any scene is made
+                if m.character.image:
+                    validate_image_path(m.character.image, allowed_roots)
 
     @property
     def adapter_usable(self) -> bool:
