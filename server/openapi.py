@@ -1,324 +1,180 @@
-"""The OpenAPI 3.1 document for every endpoint, derived from schemas.FIELDS."""
+"""/api/openapi.json: OpenAPI 3.1, generated from the pydantic models in server/schemas.py.
+
+ENDPOINTS is the one table of what each route takes and answers; the schemas themselves come from
+the models (``models_json_schema``), so the document cannot drift from the validation. A frontend
+makes TypeScript types from it: ``npx openapi-typescript http://localhost:5000/api/openapi.json``."""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any, Literal, Mapping
 
-from server.schemas import CHARACTER_DESCRIPTION_MAX, CHARACTER_NAME_MAX, FIELDS, Field, field_choices
+from pydantic import BaseModel, Field, RootModel
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-_ERROR = {"$ref": "#/components/schemas/Error"}
+from engine.exports import EXPORTS
+from server.http_input import JOB_ID_PATTERN, VIDEO_NAME_PATTERN, EdgeJsonSchema
+from server.http_responses import (
+    Deleted,
+    ErrorBody,
+    Health,
+    JobList,
+    JobView,
+    ModelsReport,
+    Options,
+    Progress,
+    Queued,
+    Stored,
+    Voices,
+)
+from server.schemas import VideoRequest
 
-
-def _field_schema(f: Field) -> dict[str, Any]:
-    schema: dict[str, Any]
-    if f.kind == "string":
-        schema = {"type": "string", "minLength": int(f.minimum or 0), "maxLength": int(f.maximum or 0)}
-    elif f.kind == "enum":
-        schema = {"type": "string", "examples": sorted(field_choices(f))}
-        if not f.lenient:
-            schema["enum"] = sorted(field_choices(f))
-    elif f.kind in ("number", "integer"):
-        schema = {"type": f.kind, "minimum": f.minimum, "maximum": f.maximum}
-    elif f.kind == "boolean":
-        schema = {"type": "boolean"}
-    elif f.kind == "array":
-        schema = {
-            "type": "array",
-            "maxItems": f.max_items,
-            "items": {"type": "string", "minLength": 1, "maxLength": f.max_length},
-        }
-    else:
-        schema = {
-            "type": "array",
-            "maxItems": f.max_items,
-            "items": {"$ref": "#/components/schemas/Character"},
-        }
-    if f.nullable:
-        schema["type"] = [schema["type"], "null"]
-    if f.default is not None:
-        schema["default"] = list(f.default) if isinstance(f.default, tuple) else f.default
-    schema["description"] = f.description
-    return schema
+REF = "#/components/schemas/{model}"
+JSON = "application/json"
+ERROR_WORDS = "an ErrorBody saying why, naming the field when one is wrong"
 
 
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+class UploadForm(BaseModel):
+    """POST /api/upload: a multipart form with one part."""
+
+    file: bytes = Field(description="The image (PNG, JPEG or WebP).")
 
 
-def _errors(*codes: int) -> dict[str, Any]:
-    return {str(c): _json(_ERROR, "Error, naming the field and what is allowed") for c in codes}
+class OpenAPIDocument(RootModel[dict[str, Any]]):
+    """An OpenAPI 3.1 document: this one."""
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    where: Literal["path", "query"]
+    schema: Mapping[str, Any]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One route: what it takes and every answer it gives. ``answers`` maps a status to the model
+    of its JSON body, or to the media types of a file (``("video/mp4",)``); every status in
+    ``errors`` (and COMMON_ERRORS) answers an ErrorBody."""
+
+    method: Literal["get", "post", "delete"]
+    path: str
+    summary: str
+    answers: Mapping[int, type[BaseModel] | tuple[str, ...]]
+    errors: tuple[int, ...] = ()
+    body: type[BaseModel] | None = None
+    body_media: str = JSON
+    params: tuple[Param, ...] = field(default=())
+
+
+#: Any route: a foreign Host (DNS rebinding) or, for POST/DELETE, a foreign Origin is a 403; a
+#: failure of ours a 500.
+COMMON_ERRORS = (403, 500)
+JOB_ID = Param("job_id", "path", {"type": "string", "pattern": JOB_ID_PATTERN}, "A job id.")
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint("get", "/health", "Liveness, and which backend serves each stage", {200: Health}),
+    Endpoint(
+        "post", "/api/generate-video", "Queue a video; returns at once", {200: Queued},
+        errors=(400, 408, 413, 415), body=VideoRequest,
+    ),
+    Endpoint(
+        "get", "/api/progress", "Progress of a job (the most recent one without job_id)", {200: Progress},
+        errors=(400, 404),
+        params=(Param("job_id", "query", JOB_ID.schema, "A job id; absent or empty: the most recent job."),),
+    ),
+    Endpoint(
+        "get", "/api/video/{name}", "The finished MP4 (Range requests supported; HEAD too)",
+        {200: ("video/mp4",), 206: ("video/mp4",)}, errors=(404, 416),
+        params=(Param("name", "path", {"type": "string", "pattern": VIDEO_NAME_PATTERN}, "The file name."),),
+    ),
+    Endpoint(
+        "get", "/api/jobs", "Recent jobs, newest first", {200: JobList}, errors=(400,),
+        params=(Param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}),),
+    ),
+    Endpoint(
+        "get", "/api/jobs/{job_id}", "One job: status, stage, progress, details, error, video, spec, timings",
+        {200: JobView}, errors=(400, 404), params=(JOB_ID,),
+    ),
+    Endpoint(
+        "delete", "/api/jobs/{job_id}",
+        "Remove a finished or cancelled job's work folder (and its video with ?video=true); the job's "
+        "record stays. 409 while it is queued or running",
+        {200: Deleted}, errors=(400, 404, 409),
+        params=(JOB_ID, Param("video", "query", {"type": "boolean", "default": False}, "Remove the video")),
+    ),
+    Endpoint(
+        "get", "/api/jobs/{job_id}/export/{name}", "A complete job's export, written beside its video",
+        {200: tuple(dict.fromkeys(EXPORTS.values()))}, errors=(400, 404),
+        params=(JOB_ID, Param("name", "path", {"type": "string", "enum": list(EXPORTS)}, "The export.")),
+    ),
+    Endpoint(
+        "post", "/api/jobs/{job_id}/cancel", "Cancel a queued or running job (takes effect within 2 s)",
+        {202: JobView, 409: JobView}, errors=(400, 404, 408, 413, 415), params=(JOB_ID,),
+    ),
+    Endpoint("get", "/api/options", "Every allowed value of each choice field, with a line", {200: Options}),
+    Endpoint("get", "/api/voices", "The voice catalog: is each voice's model installed", {200: Voices}),
+    Endpoint(
+        "get", "/api/models", "Installed models, what each stage uses, what is missing and its fix",
+        {200: ModelsReport},
+    ),
+    Endpoint(
+        "post", "/api/upload", "Store an image for manual_image_paths", {201: Stored},
+        errors=(400, 408, 413, 415, 429, 507), body=UploadForm, body_media="multipart/form-data",
+    ),
+    Endpoint("get", "/api/openapi.json", "This document", {200: OpenAPIDocument}),
+)
 
 
 def openapi_document() -> dict[str, Any]:
-    job_id = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
-    progress_schema = {"$ref": "#/components/schemas/Progress"}
+    """The whole document, its schemas generated from the models each endpoint names."""
+    wanted: list[tuple[type[BaseModel], JsonSchemaMode]] = [(ErrorBody, "serialization")]
+    for e in ENDPOINTS:
+        wanted += [(e.body, "validation")] if e.body is not None else []
+        wanted += [(m, "serialization") for m in e.answers.values() if not isinstance(m, tuple)]
+    refs, defs = models_json_schema(
+        list(dict.fromkeys(wanted)), ref_template=REF, schema_generator=EdgeJsonSchema
+    )
+    paths: dict[str, dict[str, Any]] = {}
+    for e in ENDPOINTS:
+        paths.setdefault(e.path, {})[e.method] = _operation(e, refs)
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "StoryReel backend",
             "version": "0.1.0",
-            "description": "Offline topic-to-narrated-video backend. Jobs run one at a time on the GPU lane.",
+            "description": "Offline topic-to-narrated-video backend. Jobs run one at a time per GPU lane.",
         },
-        "paths": {
-            "/health": {
-                "get": {
-                    "summary": "Liveness, and which backend serves each stage",
-                    "responses": {"200": _json({"type": "object"}, "OK")},
-                }
-            },
-            "/api/generate-video": {
-                "post": {
-                    "summary": "Queue a video; returns at once",
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/json": {"schema": {"$ref": "#/components/schemas/VideoRequest"}}
-                        },
-                    },
-                    "responses": {
-                        "200": _json(
-                            {
-                                "type": "object",
-                                "properties": {
-                                    "status": {"const": "generating"},
-                                    "job_id": {"type": "string"},
-                                },
-                            },
-                            "Queued",
-                        ),
-                        **_errors(400, 403, 408, 413, 415),
-                    },
-                }
-            },
-            "/api/progress": {
-                "get": {
-                    "summary": "Progress of a job (the most recent one without job_id)",
-                    "parameters": [
-                        {
-                            "name": "job_id",
-                            "in": "query",
-                            "required": False,
-                            "schema": {"type": "string", "pattern": r"^[A-Za-z0-9_-]{1,64}$"},
-                        }
-                    ],
-                    "responses": {"200": _json(progress_schema, "Progress"), **_errors(400, 404)},
-                }
-            },
-            "/api/video/{name}": {
-                "get": {
-                    "summary": "The finished MP4 (Range requests supported; HEAD too)",
-                    "parameters": [
-                        {
-                            "name": "name",
-                            "in": "path",
-                            "required": True,
-                            "schema": {"type": "string", "pattern": r"^[A-Za-z0-9_.-]+\.mp4$"},
-                        }
-                    ],
-                    "responses": {
-                        "200": {"description": "video/mp4"},
-                        "206": {"description": "Partial content"},
-                        **_errors(403, 404, 416),
-                    },
-                }
-            },
-            "/api/jobs": {
-                "get": {
-                    "summary": "Recent jobs, newest first",
-                    "parameters": [
-                        {
-                            "name": "limit",
-                            "in": "query",
-                            "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
-                        }
-                    ],
-                    "responses": {
-                        "200": _json(
-                            {
-                                "type": "object",
-                                "properties": {
-                                    "jobs": {"type": "array", "items": {"$ref": "#/components/schemas/Job"}}
-                                },
-                            },
-                            "Jobs",
-                        )
-                    },
-                }
-            },
-            "/api/jobs/{job_id}": {
-                "get": {
-                    "summary": "One job: status, stage, progress, details, error, video, spec, timings",
-                    "parameters": [job_id],
-                    "responses": {
-                        "200": _json({"$ref": "#/components/schemas/Job"}, "Job"),
-                        **_errors(400, 404),
-                    },
-                },
-                "delete": {
-                    "summary": "Remove a finished or cancelled job's work folder (and its video with "
-                    "?video=true); the job's record stays. 409 while it is queued or running",
-                    "parameters": [
-                        job_id,
-                        {"name": "video", "in": "query", "schema": {"type": "boolean", "default": False}},
-                    ],
-                    "responses": {
-                        "200": _json(
-                            {
-                                "type": "object",
-                                "properties": {
-                                    "job_id": {"type": "string"},
-                                    "deleted": {
-                                        "type": "object",
-                                        "properties": {
-                                            "work_folder": {"type": "boolean"},
-                                            "video": {"type": ["string", "null"]},
-                                        },
-                                    },
-                                    "freed_bytes": {"type": "integer"},
-                                },
-                            },
-                            "Deleted",
-                        ),
-                        **_errors(400, 403, 404, 409),
-                    },
-                },
-            },
-            "/api/jobs/{job_id}/cancel": {
-                "post": {
-                    "summary": "Cancel a queued or running job (takes effect within 2 s)",
-                    "parameters": [job_id],
-                    "responses": {
-                        "202": _json({"$ref": "#/components/schemas/Job"}, "Cancel requested"),
-                        "409": _json({"$ref": "#/components/schemas/Job"}, "Already finished"),
-                        **_errors(400, 403, 404, 408, 413, 415),
-                    },
-                }
-            },
-            "/api/options": {
-                "get": {
-                    "summary": "Every allowed value of each choice field, with a description",
-                    "responses": {
-                        "200": _json(
-                            {
-                                "type": "object",
-                                "additionalProperties": {
-                                    "type": "array",
-                                    "items": {
-                                        "type": "object",
-                                        "properties": {
-                                            "value": {"type": "string"},
-                                            "description": {"type": "string"},
-                                        },
-                                    },
-                                },
-                            },
-                            "Options",
-                        )
-                    },
-                }
-            },
-            "/api/voices": {
-                "get": {
-                    "summary": "The voice catalog, with whether each voice's model is installed",
-                    "responses": {"200": _json({"type": "object"}, "Voices")},
-                }
-            },
-            "/api/models": {
-                "get": {
-                    "summary": "Installed models, what each stage uses, what is missing and its fix",
-                    "responses": {"200": _json({"type": "object"}, "Models")},
-                }
-            },
-            "/api/upload": {
-                "post": {
-                    "summary": "Store an image for manual_image_paths",
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "multipart/form-data": {
-                                "schema": {
-                                    "type": "object",
-                                    "properties": {"file": {"type": "string", "format": "binary"}},
-                                    "required": ["file"],
-                                }
-                            }
-                        },
-                    },
-                    "responses": {
-                        "201": _json(
-                            {
-                                "type": "object",
-                                "properties": {"path": {"type": "string"}, "filename": {"type": "string"}},
-                            },
-                            "Stored",
-                        ),
-                        **_errors(400, 403, 408, 413, 415, 429),
-                    },
-                }
-            },
-            "/api/openapi.json": {
-                "get": {
-                    "summary": "This document",
-                    "responses": {"200": _json({"type": "object"}, "OpenAPI")},
-                }
-            },
-        },
-        "components": {
-            "schemas": {
-                "VideoRequest": {
-                    "type": "object",
-                    "required": ["topic"],
-                    "properties": {f.name: _field_schema(f) for f in FIELDS},
-                },
-                "Character": {
-                    "type": "object",
-                    "required": ["name"],
-                    "properties": {
-                        "name": {"type": "string", "minLength": 1, "maxLength": CHARACTER_NAME_MAX},
-                        "description": {"type": "string", "maxLength": CHARACTER_DESCRIPTION_MAX},
-                    },
-                },
-                "Progress": {
-                    "type": "object",
-                    "required": ["status", "progress"],
-                    "properties": {
-                        "status": {"enum": ["idle", "generating", "complete", "error"]},
-                        "progress": {"type": "integer", "minimum": 0, "maximum": 100},
-                        "substatus": {"type": "string"},
-                        "details": {"type": "string"},
-                        "video_path": {"type": "string"},
-                        "error": {"type": "string"},
-                        "job_id": {"type": "string"},
-                        "state": {"enum": ["queued", "running", "complete", "error", "cancelled"]},
-                        "stage": {"type": "string"},
-                    },
-                },
-                "Job": {
-                    "type": "object",
-                    "properties": {
-                        "job_id": {"type": "string"},
-                        "status": {"type": "string"},
-                        "state": {"type": "string"},
-                        "stage": {"type": "string"},
-                        "progress": {"type": "integer"},
-                        "substatus": {"type": "string"},
-                        "details": {"type": "array", "items": {"type": "string"}},
-                        "error": {"type": ["string", "null"]},
-                        "video": {"type": ["string", "null"]},
-                        "spec": {"type": "object"},
-                        "timings": {"type": "object", "additionalProperties": {"type": "number"}},
-                    },
-                },
-                "Error": {
-                    "type": "object",
-                    "required": ["error", "status"],
-                    "properties": {
-                        "error": {"type": "string"},
-                        "status": {"type": "integer"},
-                        "field": {"type": "string"},
-                        "allowed": {},
-                    },
-                },
-            }
-        },
+        "paths": paths,
+        "components": {"schemas": defs.get("$defs", {})},
     }
+
+
+def _operation(e: Endpoint, refs: Mapping[tuple[Any, JsonSchemaMode], Any]) -> dict[str, Any]:
+    op: dict[str, Any] = {"summary": e.summary, "responses": {}}
+    if e.params:
+        op["parameters"] = [
+            {"name": p.name, "in": p.where, "required": p.where == "path", "schema": dict(p.schema)}
+            | ({"description": p.description} if p.description else {})
+            for p in e.params
+        ]
+    if e.body is not None:
+        op["requestBody"] = {"required": True, **_content(e.body_media, refs[(e.body, "validation")])}
+    for status, what in e.answers.items():
+        if isinstance(what, tuple):  # a file: its bytes
+            binary = {"schema": {"type": "string", "format": "binary"}}
+            answer = {"description": ", ".join(what), "content": {media: binary for media in what}}
+        else:
+            described = (what.__doc__ or what.__name__).strip().split("\n")[0]
+            answer = {"description": described, **_content(JSON, refs[(what, "serialization")])}
+        op["responses"][str(status)] = answer
+    error = _content(JSON, refs[(ErrorBody, "serialization")])
+    for status in sorted(set(e.errors + COMMON_ERRORS) - set(e.answers)):
+        op["responses"][str(status)] = {"description": f"{HTTPStatus(status).phrase}: {ERROR_WORDS}", **error}
+    return op
+
+
+def _content(media: str, schema: Any) -> dict[str, Any]:
+    return {"content": {media: {"schema": schema}}}

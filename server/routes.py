@@ -20,7 +20,7 @@ from aiohttp.web_protocol import RequestPayloadError
 from engine.errors import BadInput
 from engine.tempnames import part_path
 from server.config import Config
-from server.export_routes import export_routes, export_urls
+from server.export_routes import export_routes
 from server.storyboard_routes import storyboard_routes
 from server.storyboard_views import ViewMaker, views_key
 from server.jobs import Job, JobState
@@ -28,19 +28,32 @@ from server.keys import config_key, retention_key, services_key
 from server.middlewares import quiet_client_errors
 from server.openapi import openapi_document
 from server.paths import path_checker
-from server.schemas import (
+from server.http_input import (
+    JOB_ID_PATTERN,
+    VIDEO_NAME_PATTERN,
     NotFound,
     RequestInvalid,
     check_text,
     decode_json_body,
-    options,
-    parse_video_request,
     shown,
 )
+from server.http_responses import (
+    Deleted,
+    Health,
+    JobList,
+    JobView,
+    ModelsReport,
+    Options,
+    Progress,
+    Queued,
+    Stored,
+    Voices,
+)
+from server.schemas import options, parse_video_request
 
 T = TypeVar("T")
-VIDEO_NAME = re.compile(r"^[A-Za-z0-9_.-]+\.mp4$")
-JOB_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+VIDEO_NAME = re.compile(VIDEO_NAME_PATTERN)
+JOB_ID = re.compile(JOB_ID_PATTERN)
 #: RFC 2046 boundary characters; 1-70 of them, not ending in a space.
 BOUNDARY = re.compile(r"^[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]$")
 
@@ -105,53 +118,6 @@ async def read_json(request: web.Request) -> Any:
     return await asyncio.get_running_loop().run_in_executor(None, decode_json_body, raw)
 
 
-def progress_view(job: Job, ahead: int) -> dict[str, Any]:
-    """The frontend's /api/progress shape; finer states ride along as extra fields."""
-    body: dict[str, Any] = {
-        "status": job.state.public_status,
-        "progress": int(job.progress),
-        "job_id": job.id,
-        "state": job.state.value,
-        "stage": job.stage,
-    }
-    if job.state is JobState.COMPLETE:
-        body.update(
-            progress=100,
-            video_path=job.video,
-            video_url=f"/api/video/{job.video}",
-            substatus="Video ready for download",
-        )
-    elif job.state.finished:
-        body.update(error=job.error or "The job failed", substatus=job.substatus)
-    elif job.state is JobState.QUEUED:
-        body.update(
-            progress=int(job.progress),
-            substatus=f"Waiting for {ahead} job(s) ahead" if ahead else "Starting…",
-        )
-    else:
-        body["substatus"] = job.substatus
-    body["details"] = "\n".join(job.details)
-    return body
-
-
-def job_view(job: Job, ahead: int) -> dict[str, Any]:
-    return {
-        **progress_view(job, ahead),
-        "video": job.video,
-        "error": job.error,
-        "details": list(job.details),
-        "spec": job.spec.to_dict(),
-        "timings": dict(job.timings),
-        "exports": export_urls(job),
-        "attempts": job.attempts,
-        "cancel_requested": job.cancel_requested,
-        "created_at": job.created_at,
-        "started_at": job.started_at,
-        "finished_at": job.finished_at,
-        "updated_at": job.updated_at,
-    }
-
-
 def job_id_param(text: str) -> str:
     """A job id from a URL or query string, or a 400 naming ``job_id`` (NUL, huge, not an id)."""
     check_text("job_id", text)
@@ -173,15 +139,15 @@ def _job_or_404(request: web.Request) -> Job:
 async def health(request: web.Request) -> web.Response:
     choice = request.app[services_key].backends
     return web.json_response(
-        {
-            "status": "ok",
-            "backends": choice.describe(),
-            "draft_stages": [s.stage for s in choice.stages if not s.real_weights],
-            "memory": choice.memory_note,
-            "warnings": list(choice.warnings),  # the doctor's, loudest first (python -m server --doctor)
-            "lanes": request.app[services_key].runner.lanes(),
-            "disk": request.app[retention_key].disk(),  # bytes used by data/ and videos/, and free
-        }
+        Health(
+            status="ok",
+            backends=choice.describe(),
+            draft_stages=[s.stage for s in choice.stages if not s.real_weights],
+            memory=choice.memory_note,
+            warnings=list(choice.warnings),  # the doctor's, loudest first (python -m server --doctor)
+            lanes=request.app[services_key].runner.lanes(),
+            disk=request.app[retention_key].disk(),  # bytes used by data/ and videos/, and free
+        ).to_json()
     )
 
 
@@ -193,7 +159,7 @@ async def generate_video(request: web.Request) -> web.Response:
         None, lambda: parse_video_request(body, check_path=check)
     )
     job = request.app[services_key].runner.submit(spec)
-    return web.json_response({"status": "generating", "job_id": job.id})
+    return web.json_response(Queued(status="generating", job_id=job.id).to_json())
 
 
 async def progress(request: web.Request) -> web.Response:
@@ -205,9 +171,9 @@ async def progress(request: web.Request) -> web.Response:
     if job is None:
         if job_id:
             raise NotFound(f"No job with id {job_id!r}")
-        return web.json_response({"status": "idle", "progress": 0})
+        return web.json_response(Progress(status="idle", progress=0).to_json())
     ahead = store.ahead_of(job.id) if job.state is JobState.QUEUED else 0
-    return web.json_response(progress_view(job, ahead))
+    return web.json_response(Progress.of(job, ahead).to_json())
 
 
 async def list_jobs(request: web.Request) -> web.Response:
@@ -217,15 +183,15 @@ async def list_jobs(request: web.Request) -> web.Response:
         raise RequestInvalid("limit", "must be an integer between 1 and 200") from None
     store = request.app[services_key].store
     jobs = store.recent(limit)
-    return web.json_response(
-        {"jobs": [job_view(j, store.ahead_of(j.id) if j.state is JobState.QUEUED else 0) for j in jobs]}
-    )
+    views = [JobView.of(j, store.ahead_of(j.id) if j.state is JobState.QUEUED else 0) for j in jobs]
+    return web.json_response(JobList(jobs=views).to_json())
 
 
 async def get_job(request: web.Request) -> web.Response:
     job = _job_or_404(request)
     store = request.app[services_key].store
-    return web.json_response(job_view(job, store.ahead_of(job.id) if job.state is JobState.QUEUED else 0))
+    ahead = store.ahead_of(job.id) if job.state is JobState.QUEUED else 0
+    return web.json_response(JobView.of(job, ahead).to_json())
 
 
 async def cancel_job(request: web.Request) -> web.Response:
@@ -233,10 +199,10 @@ async def cancel_job(request: web.Request) -> web.Response:
         await read_json(request)
     job = _job_or_404(request)
     if job.state.finished:
-        return web.json_response({**job_view(job, 0), "cancel": "already finished"}, status=409)
+        return web.json_response(JobView.of(job, 0, cancel="already finished").to_json(), status=409)
     runner = request.app[services_key].runner  # records the cancel, then removes files: off the loop
     updated = await asyncio.get_running_loop().run_in_executor(None, runner.cancel, job.id) or job
-    return web.json_response({**job_view(updated, 0), "cancel": "requested"}, status=202)
+    return web.json_response(JobView.of(updated, 0, cancel="requested").to_json(), status=202)
 
 
 async def delete_job(request: web.Request) -> web.Response:
@@ -250,7 +216,7 @@ async def delete_job(request: web.Request) -> web.Response:
     if flag not in ("true", "false", "1", "0", "yes", "no"):
         raise RequestInvalid("video", f"must be true or false, got {shown(flag)}")
     deleted = await request.app[retention_key].delete(job, video=flag in ("true", "1", "yes"))
-    return web.json_response(deleted.to_json())
+    return web.json_response(Deleted.model_validate(deleted.to_json()).to_json())
 
 
 def _refuse_cross_site(request: web.Request, allowed_origins: frozenset[str]) -> None:
@@ -291,7 +257,7 @@ async def video(request: web.Request) -> web.StreamResponse:
 
 
 async def get_options(request: web.Request) -> web.Response:
-    return web.json_response(options())
+    return web.json_response(Options.model_validate(options()).model_dump(mode="json"))
 
 
 async def get_voices(request: web.Request) -> web.Response:
@@ -303,7 +269,8 @@ async def get_voices(request: web.Request) -> web.Response:
     def voices() -> list[dict[str, Any]]:
         return list_voices({m.name: m.path for m in find_installed(models_dir) if m.kind == "tts"})
 
-    return web.json_response({"voices": await asyncio.get_running_loop().run_in_executor(None, voices)})
+    listed = await asyncio.get_running_loop().run_in_executor(None, voices)
+    return web.json_response(Voices.model_validate({"voices": listed}).to_json())
 
 
 async def get_models(request: web.Request) -> web.Response:
@@ -322,7 +289,7 @@ async def get_models(request: web.Request) -> web.Response:
     body = await asyncio.get_running_loop().run_in_executor(None, report)
     body["stages"] = request.app[services_key].backends.describe()
     body["warnings"] = list(request.app[services_key].backends.warnings)
-    return web.json_response(body)
+    return web.json_response(ModelsReport.model_validate(body).to_json())
 
 
 #: Uploads received at once; one more is answered 429 (each holds one chunk in memory, at most).
@@ -459,7 +426,7 @@ async def upload(request: web.Request) -> web.Response:
             await loop.run_in_executor(None, _discard, tmp)
     finally:
         gate.leave()
-    return web.json_response({"path": str(path), "filename": path.name}, status=201)
+    return web.json_response(Stored(path=str(path), filename=path.name).to_json(), status=201)
 
 
 async def openapi(request: web.Request) -> web.Response:

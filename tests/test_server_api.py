@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from server.config import Config
-from server.schemas import FIELDS
+from server.schemas import VideoRequest
 
 FRONTEND = "http://localhost:5173"
 
@@ -298,5 +298,5 @@ async def test_openapi_describes_every_route_and_field(client: Any) -> None:
     routed = {r.resource.canonical for r in client.app.router.routes() if r.resource is not None}
     assert routed <= documented
     props = doc["components"]["schemas"]["VideoRequest"]["properties"]
-    assert set(props) == {f.name for f in FIELDS}
+    assert set(props) == set(VideoRequest.model_fields)
     assert props["num_scenes"]["minimum"] == 1 and props["num_scenes"]["maximum"] == 60
