@@ -97,3 +97,15 @@ def test_the_speech_budget_follows_the_language() -> None:
     one = zh.seconds_for("那座古老的灯塔守护了它的秘密。")
     two = zh.seconds_for("那座古老的灯塔守护了它的秘密。那座古老的灯塔守护了它的秘密。")
     assert two > one * 1.5
+
+
+def test_the_draft_writer_stays_english_and_says_so() -> None:
+    from engine.script.draft import DraftWriter
+
+    notes: list[str] = []
+    spanish = JobSpec("un faro", num_scenes=3, duration_minutes=0.5, language="es", seed=3)
+    script = DraftWriter().write(spanish, progress=_progress(notes), words_per_minute=155.0)
+    assert any("writes English only" in n and "Spanish" in n and "--llm" in n for n in notes)
+    english = DraftWriter().write(JobSpec("un faro", num_scenes=3, duration_minutes=0.5, seed=3),
+                                  progress=_progress([]), words_per_minute=150.0)
+    assert abs(script.word_count - english.word_count) <= 0.15 * english.word_count  # English rate
