@@ -141,6 +141,13 @@ class Deleted(ResponseBody):
 class OptionValue(ResponseBody):
     value: str
     description: str
+    #: A language (the ``language`` field) only: what speaks it on this machine and what to install.
+    served: bool | None = Field(default=None, description="A language: an installed voice speaks it.")
+    voices: list[str] | None = Field(default=None, description="A language: the installed voices for it.")
+    backends: list[str] | None = Field(default=None, description="A language: the installed engines for it.")
+    install: list[str] | None = Field(default=None,
+                                      description="A language: commands that add voices for it.")
+    notes: list[str] | None = Field(default=None, description="A language: licences, script model.")
 
 
 class Options(RootModel[dict[str, list[OptionValue]]]):

@@ -18,6 +18,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
 
 from engine.errors import BadInput
+from engine.spec import JobSpec
 from engine.tempnames import part_path
 from server.config import Config
 from server.export_routes import export_routes
@@ -151,13 +152,37 @@ async def health(request: web.Request) -> web.Response:
     )
 
 
+def installed_voices(config: Config) -> dict[str, Path]:
+    """The voice folders the narrator will use (none when it is forced to the embedded voice)."""
+    from engine.models import find_installed
+
+    if config.narration_backend == "embedded":
+        return {}
+    return {m.name: m.path for m in find_installed(config.models_dir) if m.kind == "tts"}
+
+
+def check_language(code: str, config: Config) -> None:
+    """A language no installed voice speaks is a 400 naming what to download (never a job that
+    fails at its narration)."""
+    from engine.narration.voice_packs import require_language
+
+    try:
+        require_language(code, installed_voices(config))
+    except BadInput as exc:
+        raise RequestInvalid("language", exc.message) from None
+
+
 async def generate_video(request: web.Request) -> web.Response:
     body = await read_json(request)
     config = request.app[config_key]
     check = path_checker(config.manual_roots)
-    spec = await asyncio.get_running_loop().run_in_executor(
-        None, lambda: parse_video_request(body, check_path=check)
-    )
+
+    def accept() -> JobSpec:
+        spec = parse_video_request(body, check_path=check)
+        check_language(spec.language, config)
+        return spec
+
+    spec = await asyncio.get_running_loop().run_in_executor(None, accept)
     job = request.app[services_key].runner.submit(spec)
     return web.json_response(Queued(status="generating", job_id=job.id).to_json())
 
@@ -257,7 +282,20 @@ async def video(request: web.Request) -> web.StreamResponse:
 
 
 async def get_options(request: web.Request) -> web.Response:
-    return web.json_response(Options.model_validate(options()).model_dump(mode="json"))
+    from engine.narration.voice_packs import support
+
+    config = request.app[config_key]
+
+    def listed() -> dict[str, list[dict[str, Any]]]:
+        out = options()
+        tts = installed_voices(config)
+        out["language"] = [{**row, **{k: v for k, v in support(row["value"], tts).to_dict().items()
+                                      if k in ("served", "voices", "backends", "install", "notes")}}
+                           for row in out["language"]]
+        return out
+
+    answer = await asyncio.get_running_loop().run_in_executor(None, listed)
+    return web.json_response(Options.model_validate(answer).model_dump(mode="json", exclude_none=True))
 
 
 async def get_voices(request: web.Request) -> web.Response:

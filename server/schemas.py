@@ -45,6 +45,8 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, core_schema
 
 from engine import spec
+from engine.languages import CODES, LANGUAGES, normalize_code
+from engine.narration.voice_packs import packs
 from engine.narration.voices import VOICES, resolve_voice
 from engine.presets import IMAGE_STYLES, STORY_TYPES, nearest
 from engine.spec import AspectRatio, HookIntensity, ImageMode, JobSpec, Pacing, Quality
@@ -117,8 +119,14 @@ QUALITIES = Choices({
 })
 
 
+LANGUAGE_CHOICES = Choices({code: f"{lang.name} ({lang.native})" for code, lang in LANGUAGES.items()})
+
+
 def voice_choices() -> dict[str, str]:
-    return {v.id: v.description for v in VOICES.values()}
+    """The English catalog, then the voices per language ("[es] ..."): GET /api/voices says which
+    are installed."""
+    return {v.id: v.description for v in VOICES.values()} | {
+        p.id: f"[{p.language}] {p.description}" for p in packs()}
 
 
 #: A preset's name: unknown names map to the nearest (VideoRequest.to_spec says so in the job).
@@ -197,6 +205,11 @@ class VideoRequest(RequestBody):
     )
     fps: StrictInt = Field(default=30, ge=12, le=60, description="Frames per second.")
     quality: Annotated[Quality, QUALITIES] = Field(default=Quality.STANDARD, description="Render quality.")
+    language: Annotated[Line, LANGUAGE_CHOICES] = Field(
+        default="en", min_length=2, max_length=16,
+        description="The story's language (a code such as es, ja, ar; es-MX is es): script, voice and "
+                    "captions. /api/options lists what speaks each language on this machine.",
+    )
     captions: StrictBool = Field(default=True, description="Burn in word-highlighted captions.")
     music: Line | None = Field(
         default=None,
@@ -217,20 +230,31 @@ class VideoRequest(RequestBody):
             raise refuse("must list at least one image when image_mode is manual_only")
         return paths
 
+    @field_validator("language")
+    @classmethod
+    def _known_language(cls, code: str) -> str:
+        found = normalize_code(code)
+        if found is None:
+            raise refuse(f"must be one of: {', '.join(CODES)}")
+        return found
+
     def to_spec(self, *, check_path: Callable[[str, str], str] | None = None) -> JobSpec:
         """The engine's frozen JobSpec. ``check_path(field, path)`` vets local file paths (manual
         images, music): it returns the resolved path or raises RequestInvalid."""
         notes: list[str] = []
         story_type, image_style = self._nearest("story_type", notes), self._nearest("image_style", notes)
-        voice, voice_note = resolve_voice(self.voice_id)
-        notes += [voice_note] if voice_note else []
+        voice_id = self.voice_id  # another language: the narrator maps it to a voice installed for it
+        if self.language == "en":
+            voice, voice_note = resolve_voice(self.voice_id)
+            voice_id = voice.id
+            notes += [voice_note] if voice_note else []
         check = check_path or (lambda field, path: path)
         return JobSpec(
             topic=self.topic,
             story_type=story_type,
             image_style=image_style,
             image_mode=self.image_mode,
-            voice_id=voice.id,
+            voice_id=voice_id,
             duration_minutes=self.duration,
             hook_intensity=self.hook_intensity,
             pacing=self.pacing,
@@ -246,6 +270,7 @@ class VideoRequest(RequestBody):
             captions=self.captions,
             music=check("music", self.music) if self.music is not None else None,
             seed=self.seed if self.seed is not None else secrets.randbelow(MAX_SEED + 1),
+            language=self.language,
             notes=tuple(notes),
         )
 

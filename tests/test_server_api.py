@@ -285,6 +285,7 @@ async def test_options_list_every_choice_with_a_description(client: Any) -> None
         "hook_intensity",
         "aspect_ratio",
         "quality",
+        "language",
     }
     for values in body.values():
         assert values and all(v["value"] and v["description"] for v in values)
