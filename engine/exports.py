@@ -52,8 +52,8 @@ def timing_of(workdir: Path) -> Timing:
     return Timing(starts, durations)
 
 
-def captions(narration: Narration, timing: Timing) -> tuple[Caption, ...]:
-    return caption_track(narration.scenes, timing.starts, timing.durations)
+def captions(narration: Narration, timing: Timing, language: str = "en") -> tuple[Caption, ...]:
+    return caption_track(narration.scenes, timing.starts, timing.durations, language)
 
 
 def _td(seconds: float) -> datetime.timedelta:
@@ -96,34 +96,38 @@ def script_export(script: Script, narration: Narration, timing: Timing) -> dict[
     return {"title": script.title, "scenes": scenes}
 
 
-def poster(image: Path, title: str, size: tuple[int, int], dest: Path) -> Path:
-    """The opening picture covering ``size`` with ``title`` in the caption style, as a JPEG."""
+def poster(image: Path, title: str, size: tuple[int, int], dest: Path, language: str = "en") -> Path:
+    """The opening picture covering ``size`` with ``title`` in the caption style, as a JPEG (the
+    font, direction and line breaking of the story's ``language``)."""
     from PIL import Image, ImageDraw
 
-    from engine.compose.caption_art import OUTLINE_RGB, TEXT_RGB, layout_for, load_font
+    from engine.compose.caption_art import OUTLINE_RGB, TEXT_RGB, layout_for, load_font, shaper_for
     from engine.images.normalise import fit_cover
+    from engine.languages import language as language_row
 
     width, height = size
     with Image.open(image) as im:
         frame = fit_cover(im.convert("RGB"), (width, height)).resize((width, height))
-    layout = layout_for(width, height)
+    layout = layout_for(width, height, language)
     font_px = round(layout.font_px * 1.5)
-    font = load_font(font_px)
+    font = load_font(font_px, language)
     stroke = max(2, round(font_px * 0.09))
     draw = ImageDraw.Draw(frame)
+    lang, shaper = language_row(language), shaper_for(language)
     lines: list[str] = []
-    for word in title.split():
-        trial = f"{lines[-1]} {word}" if lines else word
-        if lines and draw.textlength(trial, font=font) <= layout.max_width:
+    for word in title.split() if lang.spaced else list("".join(title.split())):
+        trial = f"{lines[-1]}{lang.joiner}{word}" if lines else word
+        if lines and shaper.length(font, trial) <= layout.max_width:
             lines[-1] = trial
         else:
             lines.append(word)
-    text = "\n".join(lines[:4])
-    box = draw.multiline_textbbox((0, 0), text, font=font, stroke_width=stroke, align="center")
+    text = "\n".join(shaper.text(line) for line in lines[:4])
+    box = draw.multiline_textbbox((0, 0), text, font=font, stroke_width=stroke, align="center",
+                                  **shaper.options)
     tw, th = box[2] - box[0], box[3] - box[1]
     x, y = (width - tw) / 2 - box[0], height * 0.5 - th / 2 - box[1]
     draw.multiline_text((x, y), text, font=font, fill=TEXT_RGB, stroke_width=stroke, stroke_fill=OUTLINE_RGB,
-                        align="center")
+                        align="center", **shaper.options)
     with tempnames.atomic_path(dest) as tmp, open(tmp, "wb") as fh:
         frame.save(fh, format="JPEG", quality=88, optimize=True)
     return dest
@@ -135,12 +139,12 @@ def write_exports(spec: JobSpec, workdir: Path, script: Script) -> Path:
     out = workdir / EXPORTS_DIR
     narration = Narration.from_dict(json.loads((workdir / "narration.json").read_text(encoding="utf-8")))
     timing = timing_of(workdir)
-    cues = captions(narration, timing)
+    cues = captions(narration, timing, spec.language)
     tempnames.write_text_atomic(out / "captions.srt", srt_text(cues))
     tempnames.write_text_atomic(out / "captions.vtt", vtt_text(cues))
     tempnames.write_text_atomic(out / "script.json", json.dumps(script_export(script, narration, timing),
                                                                 indent=1, ensure_ascii=False))
     timeline = json.loads((workdir / "timeline.json").read_text(encoding="utf-8"))
     size = (int(timeline["width"]), int(timeline["height"]))
-    poster(workdir / "images" / "scene_01.png", script.title, size, out / "poster.jpg")
+    poster(workdir / "images" / "scene_01.png", script.title, size, out / "poster.jpg", spec.language)
     return out

@@ -77,9 +77,9 @@ def test_arabic_is_drawn_right_to_left_with_joined_letters(monkeypatch: pytest.M
     a, b = ours[:h, :w], reference[:h, :w]
     assert (a & b).sum() / max(1, (a | b).sum()) > 0.8
     # and not the letters in typed (left-to-right) order
-    typed = caption_art._Shaper(LANGUAGES["en"], False)
+    typed = caption_art.Shaper(LANGUAGES["en"], False)
     assert typed.text(ARABIC[0]) == ARABIC[0]
-    assert caption_art._Shaper(LANGUAGES["ar"], False).text(ARABIC[0]) != ARABIC[0]
+    assert caption_art.Shaper(LANGUAGES["ar"], False).text(ARABIC[0]) != ARABIC[0]
 
 
 def test_left_to_right_highlight_moves_right() -> None:
@@ -141,3 +141,28 @@ def test_an_arabic_caption_in_a_rendered_video_lights_its_words_right_to_left(tm
     xs = [yellow_x(round(wd.start * fps) + 3) for wd in words]
     assert all(x is not None for x in xs), xs
     assert xs[0] > xs[1] > xs[2], xs  # the first word spoken is the rightmost
+
+
+def test_exported_subtitles_and_poster_follow_the_language(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from engine.contracts import Narration, SceneAudio, Word
+    from engine.exports import Timing, captions, poster, srt_text
+    from tests.test_compose_util import solid_image
+
+    tokens = [t.display for s in prepare_text("古い灯台は百二十年もの間、その秘密を守り続けた。", language="ja")
+              for t in s.tokens]
+    words = tuple(Word(t, 0.3 * i, 0.3 * i + 0.25) for i, t in enumerate(tokens))
+    narration = Narration((SceneAudio(tmp_path / "a.wav", 0.3 * len(words) + 1, words),), 22050)
+    cues = captions(narration, Timing((0.0,), (0.3 * len(words) + 1,)), "ja")
+    assert cues and all(" " not in c.text for c in cues)
+    assert "古い灯台は" in srt_text(cues)
+    image = solid_image(tmp_path / "grey.png", (90, 90, 90))
+    for code, title in (("zh", "那座古老的灯塔守护了它的秘密整整一百二十年为什么没有人知道"), ("ar", "سر المنارة القديمة")):
+        out = poster(image, title, (640, 360), tmp_path / f"{code}.jpg", code)
+        with Image.open(out) as im:
+            rgb = np.asarray(im.convert("RGB")).astype(int)
+        white = (rgb > 220).all(axis=2)
+        assert white.sum() > 500  # the title is drawn
+        cols = np.nonzero(white.any(axis=0))[0]
+        assert cols.min() > 0 and cols.max() < 639  # wrapped inside the frame, not run off its edge

@@ -131,7 +131,7 @@ def load_font(px: int, language: str = "en") -> "ImageFont.FreeTypeFont":
 
 
 @dataclass(frozen=True)
-class _Shaper:
+class Shaper:
     """Draws words of one language: libraqm with its direction and language when Pillow has it,
     else Arabic shaped and reordered by arabic-reshaper + python-bidi."""
 
@@ -206,8 +206,13 @@ class CaptionArt:
         cv2.add(ruv, o.uv, dst=ruv)
 
 
+def shaper_for(language: str) -> Shaper:
+    """How text of ``language`` is drawn with this Pillow (for other drawings in the caption style)."""
+    return Shaper(language_row(language), complex_layout())
+
+
 def _wrap(words: Sequence[str], font: "ImageFont.FreeTypeFont", max_width: int,
-          space: float, shaper: _Shaper) -> list[list[int]]:
+          space: float, shaper: Shaper) -> list[list[int]]:
     lines: list[list[int]] = [[]]
     width = 0.0
     for i, w in enumerate(words):
@@ -226,7 +231,7 @@ def render_caption(caption: Caption, frame_w: int, frame_h: int, layout: Caption
     from PIL import Image, ImageDraw
 
     lang = language_row(layout.language)
-    shaper = _Shaper(lang, complex_layout())
+    shaper = Shaper(lang, complex_layout())
     words = [w.text for w in caption.words] if caption.words else caption.text.split()
     words = [w for w in words if w.strip()]
     if not words:
