@@ -160,6 +160,18 @@ class Character(RequestBody):
     )
 
 
+class ScriptPart(RequestBody):
+    """One scene of your own script."""
+
+    narration: Text = Field(
+        min_length=1, max_length=2000, description="What the narrator says in this scene."
+    )
+    image_prompt: Text | None = Field(
+        default=None, max_length=600,
+        description="What the scene's picture shows (derived from the narration when absent).",
+    )
+
+
 class VideoRequest(RequestBody):
     """POST /api/generate-video: the story to tell and how it should look and sound."""
 
@@ -222,6 +234,13 @@ class VideoRequest(RequestBody):
         le=MAX_SEED,
         description="Seed for repeatable images and draft scripts (drawn at random when absent).",
     )
+    script: (Annotated[Text, Field(min_length=1, max_length=120_000)]
+             | Annotated[list[ScriptPart], Field(min_length=1, max_length=60)] | None) = Field(
+        default=None,
+        description="Your own narration instead of a written script: text with scenes separated by blank "
+                    "lines, or a list of {narration, image_prompt?}. No language model is used; the video "
+                    "has one scene per part, and without a duration its length follows the words.",
+    )
 
     @field_validator("manual_image_paths")
     @classmethod
@@ -249,7 +268,7 @@ class VideoRequest(RequestBody):
             voice_id = voice.id
             notes += [voice_note] if voice_note else []
         check = check_path or (lambda field, path: path)
-        return JobSpec(
+        built = JobSpec(
             topic=self.topic,
             story_type=story_type,
             image_style=image_style,
@@ -273,6 +292,19 @@ class VideoRequest(RequestBody):
             language=self.language,
             notes=tuple(notes),
         )
+        return built if self.script is None else self._own_script(built)
+
+    def _own_script(self, built: JobSpec) -> JobSpec:
+        from engine.errors import BadInput
+        from engine.script.own import parse_script, with_own_script
+
+        given = self.script if isinstance(self.script, str) else [
+            {"narration": p.narration, "image_prompt": p.image_prompt} for p in self.script or ()]
+        try:
+            own = parse_script(given)
+        except BadInput as exc:
+            raise RequestInvalid("script", exc.message) from None
+        return with_own_script(built, own, duration_given="duration" in self.model_fields_set)
 
     def _nearest(self, name: str, notes: list[str]) -> str:
         """A preset field's value: a known name as it is, an unknown one mapped, with a note."""

@@ -10,6 +10,7 @@ or a list of ``{narration, image_prompt?}``."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any, Final
 
 from engine.contracts import Progress, Scene, Script
@@ -65,6 +66,20 @@ def parse_script(value: Any) -> OwnScript:
         if len(s.narration) > MAX_SCENE_CHARS:
             raise BadInput(f"script[{i}] is longer than {MAX_SCENE_CHARS} characters; split it into scenes")
     return OwnScript(tuple(scenes))
+
+
+def with_own_script(spec: JobSpec, own: OwnScript, *, duration_given: bool) -> JobSpec:
+    """``spec`` with the creator's script: as many scenes as it has (a note when the request
+    asked for another number), and, unless the request said how long, a length that fits its
+    words at an ordinary pace (150 words a minute) rather than long holds on each picture."""
+    notes = list(spec.notes)
+    if spec.num_scenes != len(own.scenes):
+        notes.append(f"num_scenes follows your script: {len(own.scenes)} scenes")
+    minutes = spec.duration_minutes
+    if not duration_given:
+        words = sum(len(s.narration.split()) for s in own.scenes)
+        minutes = round(max(0.1, words / 150.0), 2)
+    return replace(spec, script=own, num_scenes=len(own.scenes), duration_minutes=minutes, notes=tuple(notes))
 
 
 def derive_prompt(spec: JobSpec, narration: str, index: int, count: int) -> str:

@@ -1,0 +1,156 @@
+"""The changes the storyboard routes make, as functions of the storyboard as it is when the change
+is written (StoryboardStore.edit runs them inside one transaction): they raise Conflict (a 409)
+when the storyboard drafts, failed, or the scene is being regenerated. Also the creator's own
+picture for a scene, made exactly as a render would make it."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable
+
+from engine.errors import BadInput
+from engine.spec import AspectRatio, Character, JobSpec, OwnScript, ScriptScene
+from server.schemas import MAX_SEED, RequestInvalid
+from server.storyboard_models import NewScene, Regenerate, SceneEdit, StoryboardEdit
+from server.storyboards import Board, Conflict, new_uid
+
+Change = Callable[[Board], Board]
+
+
+def editable(board: Board, field: str, uid: str | None = None) -> None:
+    if board.state == "drafting":
+        raise Conflict(field, "the storyboard is still being drafted; edit it once it is ready")
+    if board.state == "error" or board.spec.script is None:
+        raise Conflict(field, f"the storyboard could not be drafted ({board.error}); create it again")
+    if uid is None and board.busy:
+        raise Conflict(field, "a scene is being regenerated; change the scenes once it is done")
+    if uid is not None and uid in board.busy:
+        n = board.uids.index(uid) + 1
+        raise Conflict(field, f"scene {n} is being regenerated ({board.busy[uid]}); edit it once it is done")
+
+
+def with_scenes(board: Board, scenes: list[ScriptScene], uids: list[str] | None = None,
+                title: str | None = None, characters: tuple[Character, ...] | None = None) -> Board:
+    """``board`` with these scenes (and ids, title, characters); pictures of removed scenes dropped."""
+    own = OwnScript(tuple(scenes), board.title if title is None else title)
+    cast = board.spec.characters if characters is None else characters
+    spec = replace(board.spec, script=own, num_scenes=len(scenes), characters=cast)
+    ids = tuple(uids if uids is not None else board.uids)
+    return replace(board, spec=spec, uids=ids, images={u: r for u, r in board.images.items() if u in ids})
+
+
+def _first_field(edit: Any) -> str:
+    return next(iter(sorted(edit.model_fields_set)), "body")
+
+
+def edit_board(edit: StoryboardEdit) -> Change:
+    """PATCH /api/storyboards/{id}."""
+    title = edit.title
+    cast = (tuple(Character(c.name, c.description) for c in edit.characters)
+            if edit.characters is not None else None)
+    refs = edit.scenes
+
+    def change(board: Board) -> Board:
+        editable(board, _first_field(edit))
+        scenes, uids = list(board.scenes), list(board.uids)
+        if refs is not None:
+            kept = [ref.n for ref in refs if not isinstance(ref, NewScene)]
+            for i, ref in enumerate(refs):
+                if not isinstance(ref, NewScene) and not 1 <= ref.n <= len(scenes):
+                    raise Conflict(f"scenes[{i}].n", f"there is no scene {ref.n} (scenes 1-{len(scenes)})")
+            if len(set(kept)) != len(kept):
+                raise Conflict("scenes", "lists a scene twice")
+            slots = [
+                (ScriptScene(ref.narration, ref.image_prompt, seed=secrets.randbelow(MAX_SEED + 1)),
+                 new_uid())
+                if isinstance(ref, NewScene) else (scenes[ref.n - 1], uids[ref.n - 1])
+                for ref in refs
+            ]
+            scenes, uids = [s for s, _ in slots], [u for _, u in slots]
+        return with_scenes(board, scenes, uids, title, cast)
+
+    return change
+
+
+def edit_scene(edit: SceneEdit, uid: str, n: int, picture: dict[str, Any] | None,
+               copy: Path | None) -> Change:
+    """PATCH /api/storyboards/{id}/scenes/{n} (``picture``/``copy``: the creator's image, made)."""
+    changes: dict[str, Any] = {}
+    if edit.narration is not None:
+        changes["narration"] = edit.narration
+    if edit.image_prompt is not None:
+        changes.update(image_prompt=" ".join(edit.image_prompt.split()), image=None)
+    if edit.seed is not None:
+        changes.update(seed=edit.seed, image=None)
+    if copy is not None:
+        changes["image"] = str(copy)
+
+    def change(board: Board) -> Board:
+        editable(board, _first_field(edit), uid)
+        index = board.index_of(uid)
+        if index is None:
+            raise Conflict("n", f"scene {n} was removed meanwhile")
+        scenes = list(board.scenes)
+        scenes[index] = replace(scenes[index], **changes)
+        updated = with_scenes(board, scenes)
+        return replace(updated, images={**updated.images, uid: picture}) if picture is not None else updated
+
+    return change
+
+
+def regenerate(body: Regenerate, uid: str, n: int) -> tuple[Change, dict[str, Any]]:
+    """POST .../scenes/{n}/regenerate: the scene's new prompt and seed now, and the task's payload."""
+    if body.what == "narration" and (body.prompt is not None or body.seed is not None):
+        raise RequestInvalid("prompt" if body.prompt is not None else "seed",
+                             "applies to the picture; use what: image or both")
+    new_seed = body.seed if body.seed is not None else secrets.randbelow(MAX_SEED + 1)
+    prompt = " ".join(body.prompt.split()) if body.prompt is not None else None
+
+    def change(board: Board) -> Board:
+        editable(board, "what", uid)
+        index = board.index_of(uid)
+        if index is None:
+            raise Conflict("n", f"scene {n} was removed meanwhile")
+        if body.what == "narration":
+            return replace(board, substatus=f"Rewriting scene {n}", progress=0.0)
+        scenes = list(board.scenes)
+        scenes[index] = replace(scenes[index], seed=new_seed, image=None,
+                                image_prompt=prompt if prompt is not None else scenes[index].image_prompt)
+        label = "Painting" if body.what == "image" else "Rewriting and painting"
+        return replace(with_scenes(board, scenes), substatus=f"{label} scene {n}", progress=0.0)
+
+    return change, ({"prompt": prompt} if prompt else {})
+
+
+def manual_picture(ref: str, config: Any, spec: JobSpec, folder: Path,
+                   prompt: str) -> tuple[Path, dict[str, Any]]:
+    """The creator's picture for a scene (an upload's name, or an allowed local path): copied into
+    the storyboard (uploads are swept), made into the scene picture exactly as a render makes it
+    (engine.images.normalise at the SDXL size of the aspect) and filed in the pool under the key
+    the render will ask for. Returns the copy and the scene's picture record."""
+    from engine import artifacts, tempnames
+    from engine.images.files import save_png_atomic
+    from engine.images.normalise import normalise_image
+    from server.paths import path_checker
+
+    upload = config.upload_dir / ref
+    if "/" not in ref and "\\" not in ref and upload.is_file():
+        source = upload
+    else:
+        source = Path(path_checker(config.manual_roots)("image", ref))
+    size = AspectRatio(spec.aspect_ratio).sdxl_bucket
+    try:
+        picture = normalise_image(source, size, label=f"image {ref!r}")
+    except BadInput as exc:
+        raise RequestInvalid("image", exc.message) from None
+    copy = folder / "manual" / f"{secrets.token_hex(6)}{source.suffix.lower() or '.png'}"
+    with tempnames.atomic_path(copy) as tmp:
+        shutil.copyfile(source, tmp)
+    key = artifacts.file_key(copy, kind="manual", size=size)
+    dest = artifacts.pooled(folder / "pool", "images", key)
+    save_png_atomic(picture, dest)
+    artifacts.record(dest, key, {"source": "manual", "seed": None, "prompt": prompt, "origin": str(copy)})
+    return copy, {"key": key, "source": "manual", "seed": None, "prompt": prompt}
