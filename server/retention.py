@@ -27,6 +27,7 @@ from engine.errors import EngineError
 from engine.tempnames import is_part_name, remove
 from server.config import Config
 from server.jobs import Job, JobStore
+from server.storyboards import files_in_use
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -170,7 +171,7 @@ def sweep_once(store: JobStore, config: Config, *, now: float | None = None) -> 
     freed = 0
     try:
         old_jobs = store.finished_before(now - keep_s)
-        in_use = _uploads_in_use(store)
+        in_use = _uploads_in_use(store) | files_in_use(config.db_path)  # and storyboards' uploads
     except sqlite3.Error as e:
         logger.warning("retention sweep skipped: the job database could not be read (%s)", e)
         return SweepResult()

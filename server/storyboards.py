@@ -37,6 +37,29 @@ def storyboards_dir(data_dir: Path) -> Path:
     return Path(data_dir) / "storyboards"
 
 
+def files_in_use(db_path: Path) -> set[Path]:
+    """Files storyboards refer to (their requests' manual images): the retention sweep keeps
+    uploads among them, as it keeps those of unfinished jobs. Read on a connection of its own."""
+    used: set[Path] = set()
+    if not Path(db_path).is_file():
+        return used
+    db = sqlite3.connect(db_path, timeout=5.0)
+    try:
+        rows = db.execute("SELECT spec FROM storyboards").fetchall()
+    except sqlite3.OperationalError:  # no storyboards table yet
+        rows = []
+    finally:
+        db.close()
+    for (raw,) in rows:
+        spec = json.loads(raw)
+        for path in [*spec.get("manual_image_paths", ()), *([spec["music"]] if spec.get("music") else [])]:
+            try:
+                used.add(Path(path).resolve())
+            except (OSError, ValueError):
+                continue
+    return used
+
+
 class Conflict(Exception):
     """The change cannot be made now (a scene is being regenerated, the storyboard is drafting)."""
 
