@@ -1,32 +1,30 @@
-"""What a client sends, before and after pydantic: the JSON document with hostile-input bounds,
-the text rules for every string, the 4xx errors, and pydantic's ValidationError translated into
-one RequestInvalid that names the field and what is allowed.
+"""What a client sends, around pydantic: the 4xx errors (RequestInvalid, NotFound), the JSON
+document with hostile-input bounds (nesting depth, integers of any length), and the text rules
+for every string (Line, Text: no lone surrogates, no control characters).
 
-The models themselves are in server/schemas.py; ``validate(Model, body)`` is the one way a handler
-turns a decoded body into one."""
+The models are in server/schemas.py; http_validation.validate(Model, body) turns a decoded body
+into one, or into a RequestInvalid naming the field."""
 
 from __future__ import annotations
 
 import json
 import re
 from enum import Enum
-from typing import Annotated, Any, Callable, TypeVar
+from typing import Annotated, Any, Callable
 
-from pydantic import AfterValidator, BaseModel, StringConstraints, ValidationError
-from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
-from pydantic_core import ErrorDetails, PydanticCustomError, core_schema
+from pydantic import AfterValidator, StringConstraints
+from pydantic_core import PydanticCustomError
 
 from server.http_responses import ErrorBody
 
-M = TypeVar("M", bound=BaseModel)
 #: Deepest JSON nesting a body may have; the video request itself needs 3 (body, characters, item).
 MAX_JSON_DEPTH = 32
 #: Integers with more digits than this are never a valid value of any field; they stay undecoded.
 MAX_INT_DIGITS = 20
-#: Control characters refused in every string; free text may keep tab, newline and carriage return.
 #: A job id in a path or query string, and a video's file name (the only names /api/video serves).
 JOB_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 VIDEO_NAME_PATTERN = r"^[A-Za-z0-9_.-]+\.mp4$"
+#: Control characters refused in every string; free text may keep tab, newline and carriage return.
 _CONTROL_ANY = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
@@ -190,137 +188,3 @@ def enum_member(enum: type[Enum]) -> Callable[[Any], Any]:
         return enum(key) if key in {m.value for m in enum} else value
 
     return to_member
-
-
-# -- JSON Schema, and pydantic's errors -> RequestInvalid -------------------------------------------
-
-
-class EdgeJsonSchema(GenerateJsonSchema):
-    """JSON Schema as a reader (and openapi-typescript) takes it best: a nullable scalar is
-    ``{"type": ["integer", "null"], "minimum": 1, ...}``, its limits beside it, not an anyOf; no
-    field titles."""
-
-    def field_title_should_be_set(self, schema: Any) -> bool:
-        return False  # "Num Scenes" says nothing the name and description do not
-
-    def nullable_schema(self, schema: core_schema.NullableSchema) -> JsonSchemaValue:
-        inner = self.generate_inner(schema["schema"])
-        if isinstance(inner.get("type"), str) and not {"$ref", "enum", "const"} & set(inner):
-            return {**inner, "type": [inner["type"], "null"]}
-        return super().nullable_schema(schema)
-
-
-def validate(model: type[M], body: Any) -> M:
-    """``model`` from a decoded JSON body, or RequestInvalid for the first wrong field."""
-    try:
-        return model.model_validate(body)
-    except ValidationError as exc:
-        raise request_invalid(model, exc.errors(include_url=False)[0]) from None
-
-
-def field_name(loc: tuple[int | str, ...]) -> str:
-    """("characters", 0, "name") -> "characters[0].name"; the whole body -> "body"."""
-    name = ""
-    for part in loc:
-        name += f"[{part}]" if isinstance(part, int) else f".{part}" if name else str(part)
-    return name or "body"
-
-
-def request_invalid(model: type[BaseModel], error: ErrorDetails) -> RequestInvalid:
-    """One pydantic error as a RequestInvalid. What the field takes is read from the model's JSON
-    Schema at the error's location, so a message never disagrees with /api/openapi.json."""
-    loc, kind, value = tuple(error["loc"]), error["type"], error["input"]
-    field = field_name(loc)
-    schema = model.model_json_schema(schema_generator=EdgeJsonSchema)
-    rule = _rule_at(schema, loc)
-    allowed = _allowed(rule)
-    reason = (error.get("ctx") or {}).get("reason")
-    if reason is not None:  # one of our own sentences (refuse(), a model's cross-field rule)
-        return RequestInvalid(field, str(reason), allowed)
-    if kind == "string_unicode" and isinstance(value, str):
-        return RequestInvalid(field, text_problem(value) or error["msg"], allowed)
-    if kind == "missing":
-        return RequestInvalid(field, f"is required: {_expected(rule, loc)}", allowed)
-    if kind in ("enum", "is_instance_of", "literal_error") and isinstance(value, str):
-        return RequestInvalid(field, f"unknown value {shown(value)}", allowed)
-    return RequestInvalid(field, f"must be {_expected(rule, loc)}, got {_got(rule, value)}", allowed)
-
-
-def _resolve(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
-    """A schema node without its $ref and without the ``null`` of a nullable field."""
-    while True:
-        if isinstance(node.get("type"), list):
-            node = {**node, "type": next(t for t in node["type"] if t != "null")}
-        elif "$ref" in node:
-            node = {**defs[node["$ref"].rsplit("/", 1)[-1]], **{k: v for k, v in node.items() if k != "$ref"}}
-        elif "anyOf" in node:
-            branches = [b for b in node["anyOf"] if b.get("type") != "null"]
-            node = {**branches[0], **{k: v for k, v in node.items() if k != "anyOf"}} if branches else {}
-        else:
-            return node
-
-
-def _rule_at(schema: dict[str, Any], loc: tuple[int | str, ...]) -> dict[str, Any]:
-    defs = schema.get("$defs", {})
-    node = _resolve(schema, defs)
-    for part in loc:
-        if isinstance(part, int):
-            node = node.get("items", {})
-        else:
-            node = node.get("properties", {}).get(part, {})
-        node = _resolve(node, defs)
-    return {**node, "items": _resolve(node["items"], defs)} if "items" in node else node
-
-
-def _allowed(rule: dict[str, Any]) -> Any:
-    if "enum" in rule or "examples" in rule:
-        return sorted(rule.get("enum", rule.get("examples", [])))
-    if rule.get("type") in ("integer", "number"):
-        return {"min": rule.get("minimum"), "max": rule.get("maximum")}
-    return None
-
-
-def _expected(rule: dict[str, Any], loc: tuple[int | str, ...]) -> str:
-    """What a field takes, in words, from its JSON Schema: "an integer between 1 and 60"."""
-    kind = rule.get("type")
-    if not loc:
-        return "a JSON object"
-    if "enum" in rule:
-        return "one of the allowed values"
-    if kind == "string":
-        lo, hi = rule.get("minLength", 0), rule.get("maxLength")
-        return f"a string of {lo}-{hi} characters" if lo else f"a string of at most {hi} characters"
-    if kind in ("integer", "number"):
-        article = "an integer" if kind == "integer" else "a number"
-        return f"{article} between {_number(rule.get('minimum'))} and {_number(rule.get('maximum'))}"
-    if kind == "boolean":
-        return "true or false"
-    if kind == "array":
-        items = rule.get("items", {})
-        what = "strings" if items.get("type") == "string" else f"objects with {_keys(items)}"
-        return f"a list of at most {rule.get('maxItems')} {what}"
-    if kind == "object":
-        return f"an object with {_keys(rule)}"
-    return "a valid value"
-
-
-def _number(value: Any) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def _keys(rule: dict[str, Any]) -> str:
-    return " and ".join(repr(k) for k in rule.get("properties", {}))
-
-
-def _got(rule: dict[str, Any], value: Any) -> str:
-    """What was sent, in words: the number for a number field, the size of a string or list."""
-    if isinstance(value, HugeInt):
-        return repr(value)
-    numeric = rule.get("type") in ("integer", "number")
-    if numeric and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return f"{value}"
-    if rule.get("type") == "string" and isinstance(value, str):
-        return f"{len(value.strip())} characters"
-    if rule.get("type") == "array" and isinstance(value, list):
-        return f"{len(value)} items"
-    return json_type(value)

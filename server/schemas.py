@@ -1,24 +1,24 @@
-"""Every HTTP body as a pydantic model: what a client sends (validated once, here) and what the
-server answers. /api/openapi.json is generated from these classes (server/openapi.py), and a
-frontend generates its TypeScript types from that document, so a model *is* the contract.
+"""The request bodies as pydantic models, validated once at the edge and converted to the
+engine's own frozen types; the answers are in server/http_responses.py. /api/openapi.json is
+generated from both (server/openapi.py) and a frontend makes its TypeScript types from it, so a
+model *is* the contract.
 
 How to add to it:
 
-- A request field: one line in its model, ``name: Type = Field(default, description=...)``.
-  Strings are ``Line`` (one line: names, ids, paths) or ``Text`` (free text), with their length
-  on the Field (``min_length``/``max_length``); numbers are ``StrictInt``/``StrictFloat`` with
-  ``ge``/``le``; a choice field takes an engine Enum annotated with ``Choices`` (the values and a
-  line each for /api/options). ``null`` from a client means the default. The 400 for a wrong
-  value is written from the field's JSON Schema (http_input.request_invalid): name the limits on
-  the Field and the message follows. A rule across fields raises ``refuse("sentence")`` from a
-  ``field_validator`` on the field the sentence is about.
-- A request body: a ``RequestBody`` subclass (unknown fields ignored); the handler calls
-  ``http_input.validate(Model, await read_json(request))`` and converts to the engine's own
-  frozen type (``VideoRequest.to_spec`` -> engine.JobSpec).
-- A response body: a ``ResponseBody`` subclass (unknown fields refused, so nothing is sent that the
-  document does not describe); the handler answers ``web.json_response(Model(...).to_json())``.
-  Optional fields that do not apply are left unset and are then absent from the JSON.
-- Then one row in openapi.ENDPOINTS names the route, its body and its answers.
+- A request field: one line in its model, ``name: Type = Field(default=..., description=...)``
+  (``default=`` by keyword, so mypy sees it). Strings are ``Line`` (one line: names, ids, paths)
+  or ``Text`` (free text), trimmed, with their length on the Field (``min_length``/``max_length``);
+  numbers are ``StrictInt``/``StrictFloat`` with ``ge``/``le``; ``StrictBool``; a choice is an
+  engine Enum annotated with its ``Choices`` (values and a line each, for /api/options). A client's
+  ``null`` means the default. The 400 for a wrong value is written from the field's JSON Schema
+  (http_validation): put the limits on the Field and the message names them. A rule across fields
+  raises ``refuse("sentence")`` in a ``field_validator`` of the field the sentence is about.
+- A request body: a ``RequestBody`` subclass (strict types; unknown fields ignored). Its handler
+  calls ``http_validation.validate(Model, await read_json(request))``, then converts (here:
+  ``VideoRequest.to_spec`` -> engine.JobSpec, which stays the engine's frozen dataclass).
+- An answer: a ``ResponseBody`` subclass in http_responses.py; the handler answers
+  ``web.json_response(Model(...).to_json())``.
+- Then one row in openapi.ENDPOINTS: the route, its body, its answers and its errors.
 """
 
 from __future__ import annotations
@@ -45,14 +45,16 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, core_schema
 
 from engine import spec
-from engine.languages import CODES, LANGUAGES, normalize_code
-from engine.narration.voice_packs import packs
 from engine.narration.voices import VOICES, resolve_voice
 from engine.presets import IMAGE_STYLES, STORY_TYPES, nearest
 from engine.spec import AspectRatio, HookIntensity, ImageMode, JobSpec, Pacing, Quality
-from server.http_input import Line, NotFound, RequestInvalid, Text, enum_member, refuse, validate
+from server.http_input import Line, NotFound, RequestInvalid, Text, enum_member, refuse
+from server.http_validation import validate
 
-__all__ = ["NotFound", "RequestInvalid"]  # the edge's errors, where handlers have always found them
+__all__ = [  # and the edge's errors, NotFound and RequestInvalid, where handlers have always found them
+    "Character", "Choices", "NotFound", "RequestBody", "RequestInvalid", "VideoRequest", "options",
+    "parse_video_request", "validate", "voice_choices",
+]
 
 MAX_SEED = 2**32 - 1
 
@@ -119,14 +121,8 @@ QUALITIES = Choices({
 })
 
 
-LANGUAGE_CHOICES = Choices({code: f"{lang.name} ({lang.native})" for code, lang in LANGUAGES.items()})
-
-
 def voice_choices() -> dict[str, str]:
-    """The English catalog, then the voices per language ("[es] ..."): GET /api/voices says which
-    are installed."""
-    return {v.id: v.description for v in VOICES.values()} | {
-        p.id: f"[{p.language}] {p.description}" for p in packs()}
+    return {v.id: v.description for v in VOICES.values()}
 
 
 #: A preset's name: unknown names map to the nearest (VideoRequest.to_spec says so in the job).
@@ -157,18 +153,6 @@ class Character(RequestBody):
     name: Line = Field(min_length=1, max_length=60, description="The character's name.")
     description: Text = Field(
         default="", max_length=300, description="Age, looks, clothes: what every scene should show."
-    )
-
-
-class ScriptPart(RequestBody):
-    """One scene of your own script."""
-
-    narration: Text = Field(
-        min_length=1, max_length=2000, description="What the narrator says in this scene."
-    )
-    image_prompt: Text | None = Field(
-        default=None, max_length=600,
-        description="What the scene's picture shows (derived from the narration when absent).",
     )
 
 
@@ -217,11 +201,6 @@ class VideoRequest(RequestBody):
     )
     fps: StrictInt = Field(default=30, ge=12, le=60, description="Frames per second.")
     quality: Annotated[Quality, QUALITIES] = Field(default=Quality.STANDARD, description="Render quality.")
-    language: Annotated[Line, LANGUAGE_CHOICES] = Field(
-        default="en", min_length=2, max_length=16,
-        description="The story's language (a code such as es, ja, ar; es-MX is es): script, voice and "
-                    "captions. /api/options lists what speaks each language on this machine.",
-    )
     captions: StrictBool = Field(default=True, description="Burn in word-highlighted captions.")
     music: Line | None = Field(
         default=None,
@@ -234,13 +213,6 @@ class VideoRequest(RequestBody):
         le=MAX_SEED,
         description="Seed for repeatable images and draft scripts (drawn at random when absent).",
     )
-    script: (Annotated[Text, Field(min_length=1, max_length=120_000)]
-             | Annotated[list[ScriptPart], Field(min_length=1, max_length=60)] | None) = Field(
-        default=None,
-        description="Your own narration instead of a written script: text with scenes separated by blank "
-                    "lines, or a list of {narration, image_prompt?}. No language model is used; the video "
-                    "has one scene per part, and without a duration its length follows the words.",
-    )
 
     @field_validator("manual_image_paths")
     @classmethod
@@ -249,31 +221,20 @@ class VideoRequest(RequestBody):
             raise refuse("must list at least one image when image_mode is manual_only")
         return paths
 
-    @field_validator("language")
-    @classmethod
-    def _known_language(cls, code: str) -> str:
-        found = normalize_code(code)
-        if found is None:
-            raise refuse(f"must be one of: {', '.join(CODES)}")
-        return found
-
     def to_spec(self, *, check_path: Callable[[str, str], str] | None = None) -> JobSpec:
         """The engine's frozen JobSpec. ``check_path(field, path)`` vets local file paths (manual
         images, music): it returns the resolved path or raises RequestInvalid."""
         notes: list[str] = []
         story_type, image_style = self._nearest("story_type", notes), self._nearest("image_style", notes)
-        voice_id = self.voice_id  # another language: the narrator maps it to a voice installed for it
-        if self.language == "en":
-            voice, voice_note = resolve_voice(self.voice_id)
-            voice_id = voice.id
-            notes += [voice_note] if voice_note else []
+        voice, voice_note = resolve_voice(self.voice_id)
+        notes += [voice_note] if voice_note else []
         check = check_path or (lambda field, path: path)
-        built = JobSpec(
+        return JobSpec(
             topic=self.topic,
             story_type=story_type,
             image_style=image_style,
             image_mode=self.image_mode,
-            voice_id=voice_id,
+            voice_id=voice.id,
             duration_minutes=self.duration,
             hook_intensity=self.hook_intensity,
             pacing=self.pacing,
@@ -289,22 +250,8 @@ class VideoRequest(RequestBody):
             captions=self.captions,
             music=check("music", self.music) if self.music is not None else None,
             seed=self.seed if self.seed is not None else secrets.randbelow(MAX_SEED + 1),
-            language=self.language,
             notes=tuple(notes),
         )
-        return built if self.script is None else self._own_script(built)
-
-    def _own_script(self, built: JobSpec) -> JobSpec:
-        from engine.errors import BadInput
-        from engine.script.own import parse_script, with_own_script
-
-        given = self.script if isinstance(self.script, str) else [
-            {"narration": p.narration, "image_prompt": p.image_prompt} for p in self.script or ()]
-        try:
-            own = parse_script(given)
-        except BadInput as exc:
-            raise RequestInvalid("script", exc.message) from None
-        return with_own_script(built, own, duration_given="duration" in self.model_fields_set)
 
     def _nearest(self, name: str, notes: list[str]) -> str:
         """A preset field's value: a known name as it is, an unknown one mapped, with a note."""

@@ -9,11 +9,14 @@ from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
-from openapi_spec_validator import OpenAPIV31SpecValidator, validate
+from openapi_spec_validator import OpenAPIV31SpecValidator
+from openapi_spec_validator import validate as validate_openapi
 from PIL import Image
+from pydantic import Field
 
-from server.http_input import RequestInvalid
-from server.schemas import Choices, VideoRequest, options, parse_video_request
+from server.http_input import RequestInvalid, Text
+from server.http_validation import validate
+from server.schemas import Choices, RequestBody, VideoRequest, options, parse_video_request
 
 METHODS = {"GET", "POST", "DELETE", "PUT", "PATCH"}
 
@@ -35,7 +38,7 @@ def assert_matches(doc: dict[str, Any], name: str, body: Any) -> None:
 async def test_the_document_is_valid_openapi_3_1(client: Any) -> None:
     doc = await document(client)
     assert doc["openapi"] == "3.1.0"
-    validate(doc, cls=OpenAPIV31SpecValidator)  # raises on any fault, with where it is
+    validate_openapi(doc, cls=OpenAPIV31SpecValidator)  # raises on any fault, with where it is
 
 
 async def test_every_route_is_documented_with_every_answer(client: Any) -> None:
@@ -109,6 +112,36 @@ def test_messages_name_the_field_and_what_it_takes(body: Any, error: str, allowe
         parse_video_request(body)
     assert caught.value.as_json()["error"] == error
     assert caught.value.as_json().get("allowed") == allowed
+
+
+class Part(RequestBody):
+    narration: Text = Field(min_length=1, max_length=2000)
+    image_prompt: Text = Field(default="", max_length=600)
+
+
+class Scripted(RequestBody):
+    """A body with a union field: text, or a list of parts or strings."""
+
+    script: Text | list[Part | Text] | None = Field(default=None)
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ({"script": 5}, "script: must be a string or a list of values, got number"),
+        ({"script": [{"narration": ""}]},
+         "script[0].narration: must be a string of 1-2000 characters, got 0 characters"),
+        ({"script": [{"narration": "a", "image_prompt": "\x00"}]},
+         "script[0].image_prompt: contains a NUL byte at character 0; remove it (tab and newline are fine)"),
+        ({"script": ["ok", 7]},
+         "script[1]: must be an object with 'narration' and 'image_prompt' or a string, got number"),
+    ],
+)
+def test_a_union_reports_the_branch_of_the_type_sent(body: Any, error: str) -> None:
+    with pytest.raises(RequestInvalid) as caught:
+        validate(Scripted, body)
+    assert caught.value.as_json()["error"] == error
+    assert validate(Scripted, {"script": ["a", {"narration": "b"}]}).script == ["a", Part(narration="b")]
 
 
 def test_null_means_the_default_and_choices_are_case_blind() -> None:
