@@ -33,6 +33,9 @@ from engine.spec import JobSpec
     ("ja", "価格は¥500だった。", "価格は五百円だった。"),
     ("ja", "それは120年前のこと。", "それは百二十年前のこと。"),
     ("ko", "등대는 120년 동안 서 있었다.", "등대는 백이십 년 동안 서 있었다."),
+    ("fr", "Il a payé 25 000 € pour 3 000 000 de livres.",
+     "Il a payé vingt-cinq mille euros pour trois millions de livres."),
+    ("ru", "Стоило 25 000 рублей.", "Стоило двадцать пять тысяч рублей."),
 ])
 def test_numbers_currency_ordinals_and_abbreviations_are_read_in_the_language(
         lang: str, text: str, said: str) -> None:

@@ -209,7 +209,7 @@ def say_core(core: str, lang: Language, *, dot: bool = False) -> tuple[str, bool
         return rules.abbreviations[low.rstrip(".")], True
     if core in rules.symbols:
         return rules.symbols[core], False
-    text = core.translate(_DIGITS) if lang.code != "ar" or any(c.isdigit() for c in core) else core
+    text = core.translate(_DIGITS)
     if not any(c.isdigit() for c in text):
         return core, False
     if m := _RE_AMOUNT_BEFORE.fullmatch(text):

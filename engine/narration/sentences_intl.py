@@ -74,12 +74,17 @@ def split_sentences(text: str, lang: Language) -> list[str]:
     return out
 
 
-def _with_signs(words: list[str]) -> list[str]:
-    """A sign standing apart joins its number: ['1.250', '€'] -> ['1.250 €']."""
+def _with_signs(words: list[str], spaced_groups: bool = False) -> list[str]:
+    """A sign standing apart joins its number: ['1.250', '€'] -> ['1.250 €']; with
+    ``spaced_groups`` (French, Polish, Russian and Czech write 25 000, and the SI way is allowed
+    everywhere) so do digit groups: ['25', '000'] -> ['25 000']."""
     out: list[str] = []
     for word in words:
         core = split_token(word)[1]
-        if out and core in _SIGN and any(c.isdigit() for c in out[-1]):
+        if (spaced_groups and out and re.fullmatch(r"\d{3}", core) and not split_token(word)[0]
+                and re.fullmatch(r"\d{1,3}(?: \d{3})*", out[-1])):
+            out[-1] += " " + word
+        elif out and core in _SIGN and any(c.isdigit() for c in out[-1]):
             out[-1] += " " + word
         elif out and split_token(out[-1])[1] in _SIGN and word[:1].isdigit():
             out[-1] += " " + word
@@ -89,7 +94,7 @@ def _with_signs(words: list[str]) -> list[str]:
 
 
 def _tokens(sentence: str, lang: Language) -> list[str]:
-    words = _with_signs(sentence.split())
+    words = _with_signs(sentence.split(), spaced_groups=True)  # 25 000: the SI way, in every language
     if lang.spaced or not lang.budoux:
         return words
     import budoux
