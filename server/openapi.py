@@ -30,6 +30,17 @@ from server.http_responses import (
     Voices,
 )
 from server.schemas import VideoRequest
+from server.storyboard_models import (
+    Regenerate,
+    RenderQueued,
+    SceneEdit,
+    StoryboardCreated,
+    StoryboardDeleted,
+    StoryboardEdit,
+    StoryboardList,
+    StoryboardRequest,
+    StoryboardView,
+)
 
 REF = "#/components/schemas/{model}"
 JSON = "application/json"
@@ -60,7 +71,7 @@ class Endpoint:
     of its JSON body, or to the media types of a file (``("video/mp4",)``); every status in
     ``errors`` (and COMMON_ERRORS) answers an ErrorBody."""
 
-    method: Literal["get", "post", "delete"]
+    method: Literal["get", "post", "patch", "delete"]
     path: str
     summary: str
     answers: Mapping[int, type[BaseModel] | tuple[str, ...]]
@@ -74,6 +85,41 @@ class Endpoint:
 #: failure of ours a 500.
 COMMON_ERRORS = (403, 500)
 JOB_ID = Param("job_id", "path", {"type": "string", "pattern": JOB_ID_PATTERN}, "A job id.")
+
+BOARD_ID = Param("board_id", "path", {"type": "string", "pattern": "^[a-f0-9]{16}$"}, "A storyboard id.")
+SCENE = Param("n", "path", {"type": "integer", "minimum": 1, "maximum": 60}, "A scene's number, from 1.")
+BOARD = "/api/storyboards/{board_id}"
+BODY_ERRORS = (400, 404, 408, 413, 415)
+STORYBOARD_ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint("post", "/api/storyboards", "Draft a storyboard (script, then pictures) from the generate-video "
+             "body; returns at once", {202: StoryboardCreated}, errors=(400, 408, 413, 415),
+             body=StoryboardRequest),
+    Endpoint("get", "/api/storyboards", "Storyboards, newest first", {200: StoryboardList}, errors=(400,),
+             params=(Param("limit", "query",
+                           {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}),)),
+    Endpoint("get", BOARD, "A storyboard: state, progress, title, characters and scenes",
+             {200: StoryboardView},
+             errors=(400, 404), params=(BOARD_ID,)),
+    Endpoint("patch", BOARD, "Change the title, characters or scenes (order, delete, insert); 409 while "
+             "it drafts or a scene is regenerated", {200: StoryboardView}, errors=(*BODY_ERRORS, 409),
+             body=StoryboardEdit, params=(BOARD_ID,)),
+    Endpoint("delete", BOARD, "Delete a storyboard and its folder (jobs and videos rendered from it stay)",
+             {200: StoryboardDeleted}, errors=(400, 404), params=(BOARD_ID,)),
+    Endpoint("patch", BOARD + "/scenes/{n}", "Change a scene's narration, image prompt, seed or picture; "
+             "409 while it is regenerated", {200: StoryboardView}, errors=(*BODY_ERRORS, 409), body=SceneEdit,
+             params=(BOARD_ID, SCENE)),
+    Endpoint("post", BOARD + "/scenes/{n}/regenerate", "Make a scene's picture, narration or both again "
+             "(progress on the storyboard)", {202: StoryboardView}, errors=(*BODY_ERRORS, 409),
+             body=Regenerate,
+             params=(BOARD_ID, SCENE)),
+    Endpoint("get", BOARD + "/scenes/{n}/image", "A scene's picture", {200: ("image/png",)},
+             errors=(400, 404),
+             params=(BOARD_ID, SCENE)),
+    Endpoint("get", BOARD + "/scenes/{n}/thumb", "A small JPEG of a scene's picture", {200: ("image/jpeg",)},
+             errors=(400, 404), params=(BOARD_ID, SCENE)),
+    Endpoint("post", BOARD + "/render", "Render the storyboard: a normal job that reuses every picture and "
+             "voice that did not change", {200: RenderQueued}, errors=(400, 404, 409), params=(BOARD_ID,)),
+)
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("get", "/health", "Liveness, and which backend serves each stage", {200: Health}),
@@ -126,6 +172,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         errors=(400, 408, 413, 415, 429, 507), body=UploadForm, body_media="multipart/form-data",
     ),
     Endpoint("get", "/api/openapi.json", "This document", {200: OpenAPIDocument}),
+    *STORYBOARD_ENDPOINTS,
 )
 
 

@@ -45,6 +45,8 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, core_schema
 
 from engine import spec
+from engine.languages import CODES, LANGUAGES, normalize_code
+from engine.narration.voice_packs import packs
 from engine.narration.voices import VOICES, resolve_voice
 from engine.presets import IMAGE_STYLES, STORY_TYPES, nearest
 from engine.spec import AspectRatio, HookIntensity, ImageMode, JobSpec, Pacing, Quality
@@ -121,8 +123,14 @@ QUALITIES = Choices({
 })
 
 
+LANGUAGE_CHOICES = Choices({code: f"{lang.name} ({lang.native})" for code, lang in LANGUAGES.items()})
+
+
 def voice_choices() -> dict[str, str]:
-    return {v.id: v.description for v in VOICES.values()}
+    """The English catalog, then the voices per language ("[es] ..."): GET /api/voices says which
+    are installed."""
+    return {v.id: v.description for v in VOICES.values()} | {
+        p.id: f"[{p.language}] {p.description}" for p in packs()}
 
 
 #: A preset's name: unknown names map to the nearest (VideoRequest.to_spec says so in the job).
@@ -153,6 +161,18 @@ class Character(RequestBody):
     name: Line = Field(min_length=1, max_length=60, description="The character's name.")
     description: Text = Field(
         default="", max_length=300, description="Age, looks, clothes: what every scene should show."
+    )
+
+
+class ScriptPart(RequestBody):
+    """One scene of your own script."""
+
+    narration: Text = Field(
+        min_length=1, max_length=2000, description="What the narrator says in this scene."
+    )
+    image_prompt: Text | None = Field(
+        default=None, max_length=600,
+        description="What the scene's picture shows (derived from the narration when absent).",
     )
 
 
@@ -201,6 +221,11 @@ class VideoRequest(RequestBody):
     )
     fps: StrictInt = Field(default=30, ge=12, le=60, description="Frames per second.")
     quality: Annotated[Quality, QUALITIES] = Field(default=Quality.STANDARD, description="Render quality.")
+    language: Annotated[Line, LANGUAGE_CHOICES] = Field(
+        default="en", min_length=2, max_length=16,
+        description="The story's language (a code such as es, ja, ar; es-MX is es): script, voice and "
+                    "captions. /api/options lists what speaks each language on this machine.",
+    )
     captions: StrictBool = Field(default=True, description="Burn in word-highlighted captions.")
     music: Line | None = Field(
         default=None,
@@ -213,6 +238,13 @@ class VideoRequest(RequestBody):
         le=MAX_SEED,
         description="Seed for repeatable images and draft scripts (drawn at random when absent).",
     )
+    script: (Annotated[Text, Field(min_length=1, max_length=120_000)]
+             | Annotated[list[ScriptPart], Field(min_length=1, max_length=60)] | None) = Field(
+        default=None,
+        description="Your own narration instead of a written script: text with scenes separated by blank "
+                    "lines, or a list of {narration, image_prompt?}. No language model is used; the video "
+                    "has one scene per part, and without a duration its length follows the words.",
+    )
 
     @field_validator("manual_image_paths")
     @classmethod
@@ -221,20 +253,31 @@ class VideoRequest(RequestBody):
             raise refuse("must list at least one image when image_mode is manual_only")
         return paths
 
+    @field_validator("language")
+    @classmethod
+    def _known_language(cls, code: str) -> str:
+        found = normalize_code(code)
+        if found is None:
+            raise refuse(f"must be one of: {', '.join(CODES)}")
+        return found
+
     def to_spec(self, *, check_path: Callable[[str, str], str] | None = None) -> JobSpec:
         """The engine's frozen JobSpec. ``check_path(field, path)`` vets local file paths (manual
         images, music): it returns the resolved path or raises RequestInvalid."""
         notes: list[str] = []
         story_type, image_style = self._nearest("story_type", notes), self._nearest("image_style", notes)
-        voice, voice_note = resolve_voice(self.voice_id)
-        notes += [voice_note] if voice_note else []
+        voice_id = self.voice_id  # another language: the narrator maps it to a voice installed for it
+        if self.language == "en":
+            voice, voice_note = resolve_voice(self.voice_id)
+            voice_id = voice.id
+            notes += [voice_note] if voice_note else []
         check = check_path or (lambda field, path: path)
-        return JobSpec(
+        built = JobSpec(
             topic=self.topic,
             story_type=story_type,
             image_style=image_style,
             image_mode=self.image_mode,
-            voice_id=voice.id,
+            voice_id=voice_id,
             duration_minutes=self.duration,
             hook_intensity=self.hook_intensity,
             pacing=self.pacing,
@@ -250,8 +293,22 @@ class VideoRequest(RequestBody):
             captions=self.captions,
             music=check("music", self.music) if self.music is not None else None,
             seed=self.seed if self.seed is not None else secrets.randbelow(MAX_SEED + 1),
+            language=self.language,
             notes=tuple(notes),
         )
+        return built if self.script is None else self._own_script(built)
+
+    def _own_script(self, built: JobSpec) -> JobSpec:
+        from engine.errors import BadInput
+        from engine.script.own import parse_script, with_own_script
+
+        given = self.script if isinstance(self.script, str) else [
+            {"narration": p.narration, "image_prompt": p.image_prompt} for p in self.script or ()]
+        try:
+            own = parse_script(given)
+        except BadInput as exc:
+            raise RequestInvalid("script", exc.message) from None
+        return with_own_script(built, own, duration_given="duration" in self.model_fields_set)
 
     def _nearest(self, name: str, notes: list[str]) -> str:
         """A preset field's value: a known name as it is, an unknown one mapped, with a note."""
