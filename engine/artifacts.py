@@ -30,6 +30,8 @@ KEY_VERSION: Final = 1
 POOLS_FILE: Final = "pools.json"
 #: Folders of a job (and of a pool) that hold keyed scene artifacts, and their file suffixes.
 KINDS: Final = {"images": ".png", "audio": ".wav"}
+#: The cast's reference portraits: pooled by their own names (engine/images/portraits.py looks there).
+CAST: Final = "cast"
 
 
 def digest(*parts: Any) -> str:
@@ -161,9 +163,32 @@ def publish_file(path: Path, kind: str, pool: Path) -> str | None:
     return key
 
 
-def publish(folder: Path, pool: Path) -> int:
-    """Every keyed scene artifact of ``folder`` into ``pool``; how many were new there."""
+def publish_cast(folder: Path, pool: Path) -> int:
+    """The cast's reference portraits (``cast/<name>.png``, engine/images/portraits.py) into
+    ``pool/cast/`` under their own names, where a later job looks for them; how many were new."""
     added = 0
+    for path in sorted((Path(folder) / CAST).glob("*.png")):
+        meta = read_sidecar(path)
+        if meta is None or not isinstance(meta.get("key"), str) or not matches(path, str(meta["key"])):
+            continue
+        dest = Path(pool) / CAST / path.name
+        if matches(dest, str(meta["key"])):
+            continue
+        try:
+            forget(dest)
+            _copy_in(path, dest)
+            tempnames.write_text_atomic(sidecar(dest), json.dumps(
+                {k: v for k, v in meta.items() if k != "reused_from"}, indent=1, ensure_ascii=False))
+            added += 1
+        except OSError as exc:
+            logger.warning("could not keep %s in %s (%s)", path.name, pool, exc)
+    return added
+
+
+def publish(folder: Path, pool: Path) -> int:
+    """Every keyed scene artifact (and cast portrait) of ``folder`` into ``pool``; how many were
+    new there."""
+    added = publish_cast(folder, pool)
     for kind, suffix in KINDS.items():
         for path in sorted((Path(folder) / kind).glob(f"scene_*{suffix}")):
             meta = read_sidecar(path)

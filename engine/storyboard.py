@@ -95,6 +95,7 @@ def _paint(spec: JobSpec, folder: Path, backends: Backends, progress: StageProgr
         paths = images(script, spec, work, progress=progress)
     else:
         paths = images(script, spec, work, progress=progress, only=only)
+    artifacts.publish_cast(work, pool_of(folder))  # the cast's portraits, for the render
     out: dict[int, SceneImage] = {}
     for i, path in enumerate(paths):
         if only is not None and i not in only:

@@ -51,6 +51,8 @@ def test_busy_scene_refuses_edits_and_tasks_follow_their_scene(tmp_path: Path) -
     board = drafted(store, spec, tmp_path)
     assert len(board.scenes) == 4 and len(set(board.uids)) == 4 and set(board.images) == set(board.uids)
     assert board.spec.characters[0].name == "Sarah"
+    portraits = list((tmp_path / board.id / "pool" / "cast").glob("*.png"))  # for the render to adopt
+    assert [p.name.split("-")[0] for p in portraits] == ["sarah"]
 
     scene3 = board.uids[2]
     change, payload = regenerate(Regenerate(what="image", seed=99), scene3, 3)
