@@ -50,10 +50,12 @@ class Times:
 def backends_for(kind: str, tmp: Path) -> Backends:
     from engine.backends import choose_backends
 
-    models = ROOT / "models" if kind == "auto" else tmp / "no-models"
-    forced = {"script": "draft", "images": "draft", "narration": "embedded"} if kind == "embedded" else {}
-    return choose_backends(models_dir=models, stock_dir=models / "stock", manual_roots=(), check=False,
-                           **forced).backends
+    if kind == "embedded":
+        models = tmp / "no-models"
+        return choose_backends(models_dir=models, stock_dir=models / "stock", manual_roots=(), check=False,
+                               script="draft", images="draft", narration="embedded").backends
+    models = ROOT / "models"
+    return choose_backends(models_dir=models, stock_dir=models / "stock", manual_roots=(), check=False).backends
 
 
 def render(spec: JobSpec, workdir: Path, videos: Path, pool: Path, backends: Backends) -> tuple[Times, float]:
