@@ -55,7 +55,8 @@ def backends_for(kind: str, tmp: Path) -> Backends:
         return choose_backends(models_dir=models, stock_dir=models / "stock", manual_roots=(), check=False,
                                script="draft", images="draft", narration="embedded").backends
     models = ROOT / "models"
-    return choose_backends(models_dir=models, stock_dir=models / "stock", manual_roots=(), check=False).backends
+    choice = choose_backends(models_dir=models, stock_dir=models / "stock", manual_roots=(), check=False)
+    return choice.backends
 
 
 def render(spec: JobSpec, workdir: Path, videos: Path, pool: Path, backends: Backends) -> tuple[Times, float]:
