@@ -36,6 +36,16 @@ from engine.spec import JobSpec
     ("fr", "Il a payé 25 000 € pour 3 000 000 de livres.",
      "Il a payé vingt-cinq mille euros pour trois millions de livres."),
     ("ru", "Стоило 25 000 рублей.", "Стоило двадцать пять тысяч рублей."),
+    # dates (day first; ISO) and times, as each language says them
+    ("es", "El 15/03/2024 a las 9:05.", "El quince de marzo de dos mil veinticuatro a las nueve y cinco."),
+    ("fr", "Le 01/05/1990 à 18h30.",
+     "Le premier mai mille neuf cent quatre-vingt-dix à dix-huit heures trente."),
+    ("de", "Am 15.03.2024 um 9:00.", "Am fünfzehnte März zweitausendvierundzwanzig um neun Uhr."),
+    ("ru", "Это было 2024-03-15.", "Это было пятнадцать марта две тысячи двадцать четыре."),
+    ("ja", "2024-03-15に9:05に出発。", "二千二十四年三月十五日に九時五分に出発。"),
+    ("zh", "2024-03-15起，价格是¥500。", "2024年3月15日起，价格是500元。"),
+    ("ko", "2024-03-15 기준.", "이천이십사년 삼월 십오일 기준."),
+    ("es", "La COVID-19 llegó.", "La COVID diecinueve llegó."),
 ])
 def test_numbers_currency_ordinals_and_abbreviations_are_read_in_the_language(
         lang: str, text: str, said: str) -> None:

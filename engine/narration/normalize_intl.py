@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
@@ -32,6 +32,8 @@ _RE_AMOUNT_AFTER: Final = re.compile(rf"(-)?({_NUM})\s?({_CURRENCY})")
 _RE_PERCENT_AFTER: Final = re.compile(rf"([+-]?{_NUM})\s?%")
 _RE_PERCENT_BEFORE: Final = re.compile(rf"%\s?({_NUM})")
 _RE_TIME: Final = re.compile(r"(\d{1,2})[:h](\d{2})")
+_RE_ISO_DATE: Final = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
+_RE_DATE: Final = re.compile(r"(\d{1,2})[./](\d{1,2})[./](\d{4}|\d{2})")
 _RE_NUMBER: Final = re.compile(rf"[+-]?{_NUM}")
 _RE_DIGIT_RUN: Final = re.compile(_NUM)
 
@@ -50,6 +52,12 @@ class Rules:
     tight: bool = False  # written without spaces: words join without one
     decimal_word: str = ""
     currency_native: tuple[str, ...] = ()
+    months: tuple[str, ...] = ()
+    date: str = "{d} {m} {y}"
+    time: str = "{h} {m}"
+    hour: str = "{h}"
+    day_one: str = ""  # French "le premier mai"
+    symbol_codes: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # zh ¥: yuan
 
 
 @lru_cache(maxsize=1)
@@ -64,7 +72,9 @@ def _all_rules() -> Mapping[str, Rules]:
             MappingProxyType(dict(d.get("symbols", {}))),
             MappingProxyType(dict(d.get("currency", {}))), MappingProxyType(dict(d.get("abbreviations", {}))),
             bool(d.get("percent_first", False)), bool(d.get("tight", False)), str(d.get("decimal_word", "")),
-            tuple(d.get("currency_native", ())))
+            tuple(d.get("currency_native", ())), tuple(d.get("months", ())), d.get("date", "{d} {m} {y}"),
+            d.get("time", "{h} {m}"), d.get("hour", "{h}"), d.get("day_one", ""),
+            MappingProxyType(dict(d.get("symbol_codes", {}))))
     return MappingProxyType(out)
 
 
@@ -157,7 +167,7 @@ def _currency_name(amount: int, code: str, lang: Language) -> str | None:
 
 
 def _currency(minus: bool, amount: str, symbol: str, lang: Language, rules: Rules) -> str:
-    code = _CURRENCY_SYMBOLS[symbol]
+    code = rules.symbol_codes.get(symbol) or _CURRENCY_SYMBOLS[symbol]
     parsed = parse_number(amount, rules)
     if parsed is None:
         return amount
@@ -186,15 +196,46 @@ def _ordinal(core: str, lang: Language, rules: Rules) -> str | None:
     return None
 
 
+def _date(year: int, month: int, day: int, lang: Language, rules: Rules) -> str | None:
+    """A date the way the language says it ("15 de marzo de dos mil veinticuatro"); None when
+    it is not a date."""
+    if not (1 <= month <= 12 and 1 <= day <= 31):
+        return None
+    if year < 100:
+        year += 1900 if year > 30 else 2000
+    said_day = rules.day_one if day == 1 and rules.day_one else say_number(str(day), lang)
+    return rules.date.format(
+        d=said_day, d_ord=_n2w(day, lang, to="ordinal") or said_day,
+        month=rules.months[month - 1] if rules.months else say_number(str(month), lang),
+        m=say_number(str(month), lang), y=say_number(str(year), lang))
+
+
+def _time(hour: int, minute: int, lang: Language, rules: Rules) -> str | None:
+    if hour > 24 or minute > 59:
+        return None
+    h = say_number(str(hour), lang)
+    return rules.time.format(h=h, m=say_number(str(minute), lang)) if minute else rules.hour.format(h=h)
+
+
 def _digits_inside(text: str, lang: Language, rules: Rules) -> str:
     """Amounts and digits inside a word ('価格は¥500だった', 'COVID-19', '3D') said, the rest kept."""
     pad = "" if rules.tight else " "
+
+    def date(m: re.Match[str], ymd: tuple[int, int, int]) -> str:
+        return pad + (_date(int(m.group(ymd[0])), int(m.group(ymd[1])), int(m.group(ymd[2])), lang, rules)
+                      or m.group(0)) + pad
+
+    text = _RE_ISO_DATE.sub(lambda m: date(m, (1, 2, 3)), text)
+    text = _RE_DATE.sub(lambda m: date(m, (3, 2, 1)), text)
+    text = _RE_TIME.sub(lambda m: pad + (_time(int(m.group(1)), int(m.group(2)), lang, rules) or m.group(0))
+                        + pad, text)
     text = _RE_AMOUNT_BEFORE.sub(
         lambda m: pad + _currency(bool(m.group(1)), m.group(3), m.group(2), lang, rules) + pad, text)
     text = _RE_AMOUNT_AFTER.sub(
         lambda m: pad + _currency(bool(m.group(1)), m.group(2), m.group(3), lang, rules) + pad, text)
     text = _RE_PERCENT_AFTER.sub(lambda m: pad + _percent(m.group(1), lang, rules) + pad, text)
     text = _RE_DIGIT_RUN.sub(lambda m: pad + say_number(m.group(0), lang) + pad, text)
+    text = re.sub(r"\s*-\s+|\s+-\s*", " ", text)  # "COVID-19" -> "COVID diecinueve"
     return re.sub(r"\s+", " ", text).strip()
 
 
@@ -222,13 +263,17 @@ def say_core(core: str, lang: Language, *, dot: bool = False) -> tuple[str, bool
         ordinal = _n2w(int(text), lang, to="ordinal")  # German "3." -> "dritte" (a sentence end is rare)
         if ordinal:
             return ordinal, True
+    if m := _RE_ISO_DATE.fullmatch(text):
+        if (said := _date(int(m.group(1)), int(m.group(2)), int(m.group(3)), lang, rules)) is not None:
+            return said, False
+    if m := _RE_DATE.fullmatch(text):  # day first, as in every language here
+        if (said := _date(int(m.group(3)), int(m.group(2)), int(m.group(1)), lang, rules)) is not None:
+            return said, False
     if (said_ord := _ordinal(text, lang, rules)) is not None:
         return said_ord, False
     if m := _RE_TIME.fullmatch(text):
-        hour, minute = int(m.group(1)), int(m.group(2))
-        if hour < 25 and minute < 60:
-            minutes = say_number(str(minute), lang) if minute else ""
-            return _join(rules, say_number(str(hour), lang), minutes), False
+        if (said := _time(int(m.group(1)), int(m.group(2)), lang, rules)) is not None:
+            return said, False
     if _RE_NUMBER.fullmatch(text):
         return say_number(text, lang), False
     return _digits_inside(text, lang, rules), False

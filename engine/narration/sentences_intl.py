@@ -104,7 +104,10 @@ def _tokens(sentence: str, lang: Language) -> list[str]:
     out: list[str] = []
     for word in words:
         for phrase in parser.parse(word):
-            if out and all(c in TRAILING or c in _CLOSERS for c in phrase):
+            numeric = out and re.search(r"[\d./:,¥$€£-]$", out[-1]) and re.match(r"[\d./:,%-]", phrase)
+            if numeric:  # a date, time or amount is never cut ("2024-03" + "-15")
+                out[-1] += phrase
+            elif out and all(c in TRAILING or c in _CLOSERS for c in phrase):
                 out[-1] += phrase  # a phrase of punctuation only stays with the one before
             elif out and out[-1] and all(c in LEADING for c in out[-1]):
                 out[-1] += phrase
