@@ -46,6 +46,12 @@ from engine.spec import JobSpec
     ("zh", "2024-03-15起，价格是¥500。", "2024年3月15日起，价格是500元。"),
     ("ko", "2024-03-15 기준.", "이천이십사년 삼월 십오일 기준."),
     ("es", "La COVID-19 llegó.", "La COVID diecinueve llegó."),
+    # units
+    ("es", "Pesaba 3,5 kg y corría a 120 km/h.", "Pesaba tres punto cinco kilos y corría a ciento veinte "
+                                                 "kilómetros por hora."),
+    ("de", "Er lief 10km in 45 min.", "Er lief zehn Kilometer in fünfundvierzig Minuten."),
+    ("zh", "重3.5kg，时速120km/h。", "重3.5公斤，时速120公里每小时。"),
+    ("ja", "時速120km/hで走った。", "時速百二十キロ毎時で走った。"),
 ])
 def test_numbers_currency_ordinals_and_abbreviations_are_read_in_the_language(
         lang: str, text: str, said: str) -> None:

@@ -36,6 +36,7 @@ _RE_ISO_DATE: Final = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
 _RE_DATE: Final = re.compile(r"(\d{1,2})[./](\d{1,2})[./](\d{4}|\d{2})")
 _RE_NUMBER: Final = re.compile(rf"[+-]?{_NUM}")
 _RE_DIGIT_RUN: Final = re.compile(_NUM)
+_RE_UNIT: Final = re.compile(rf"([+-]?{_NUM})\s?(km/h|°C|km|cm|mm|kg|ml|min|m|g|l|h|s)(?![A-Za-z])")
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class Rules:
     hour: str = "{h}"
     day_one: str = ""  # French "le premier mai"
     symbol_codes: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # zh ¥: yuan
+    units: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # "kg" -> "kilos"
 
 
 @lru_cache(maxsize=1)
@@ -74,7 +76,7 @@ def _all_rules() -> Mapping[str, Rules]:
             bool(d.get("percent_first", False)), bool(d.get("tight", False)), str(d.get("decimal_word", "")),
             tuple(d.get("currency_native", ())), tuple(d.get("months", ())), d.get("date", "{d} {m} {y}"),
             d.get("time", "{h} {m}"), d.get("hour", "{h}"), d.get("day_one", ""),
-            MappingProxyType(dict(d.get("symbol_codes", {}))))
+            MappingProxyType(dict(d.get("symbol_codes", {}))), MappingProxyType(dict(d.get("units", {}))))
     return MappingProxyType(out)
 
 
@@ -234,6 +236,9 @@ def _digits_inside(text: str, lang: Language, rules: Rules) -> str:
     text = _RE_AMOUNT_AFTER.sub(
         lambda m: pad + _currency(bool(m.group(1)), m.group(2), m.group(3), lang, rules) + pad, text)
     text = _RE_PERCENT_AFTER.sub(lambda m: pad + _percent(m.group(1), lang, rules) + pad, text)
+    text = _RE_UNIT.sub(lambda m: pad + _join(rules, say_number(m.group(1), lang, year_ok=False),
+                                              rules.units[m.group(2)]) + pad
+                        if m.group(2) in rules.units else m.group(0), text)
     text = _RE_DIGIT_RUN.sub(lambda m: pad + say_number(m.group(0), lang) + pad, text)
     text = re.sub(r"\s*-\s+|\s+-\s*", " ", text)  # "COVID-19" -> "COVID diecinueve"
     return re.sub(r"\s+", " ", text).strip()
@@ -276,4 +281,6 @@ def say_core(core: str, lang: Language, *, dot: bool = False) -> tuple[str, bool
             return said, False
     if _RE_NUMBER.fullmatch(text):
         return say_number(text, lang), False
+    if (m := _RE_UNIT.fullmatch(text)) and m.group(2) in rules.units:
+        return _join(rules, say_number(m.group(1), lang, year_ok=False), rules.units[m.group(2)]), False
     return _digits_inside(text, lang, rules), False

@@ -22,8 +22,9 @@ _SPOKEN_MARK: Final = {".": ".", "!": "!", "?": "?", ",": ",", ";": ",", ":": ",
                        "؟": "؟", "،": "،", "؛": "،", "।": "।"}
 _CLOSERS: Final = "\"')]}»”’」』）】》〉"
 _REGEX_SPLIT: Final = re.compile(r"(?<=[.!?…؟।])[\"'»”’)\]]*\s+")
-#: A currency or percent sign standing apart from its number ("1.250 €", "R$ 10", "25 %").
-_SIGN: Final = frozenset({"$", "€", "£", "¥", "₹", "₩", "₽", "₺", "R$", "zł", "Kč", "%"})
+#: A currency or percent sign or a unit standing apart from its number ("1.250 €", "25 %", "3,5 kg").
+_SIGN: Final = frozenset({"$", "€", "£", "¥", "₹", "₩", "₽", "₺", "R$", "zł", "Kč", "%", "km/h", "°C", "km",
+                          "cm", "mm", "kg", "ml", "min", "m", "g", "l", "h", "s"})
 
 
 def split_token(token: str) -> tuple[str, str, str]:
@@ -104,7 +105,9 @@ def _tokens(sentence: str, lang: Language) -> list[str]:
     out: list[str] = []
     for word in words:
         for phrase in parser.parse(word):
-            numeric = out and re.search(r"[\d./:,¥$€£-]$", out[-1]) and re.match(r"[\d./:,%-]", phrase)
+            numeric = out and (
+                re.search(r"[\d./:,¥$€£-]$", out[-1]) and re.match(r"[\d./:,%°A-Za-z-]", phrase)
+                or re.search(r"\d[A-Za-z]+$", out[-1]) and phrase.startswith("/"))
             if numeric:  # a date, time or amount is never cut ("2024-03" + "-15")
                 out[-1] += phrase
             elif out and all(c in TRAILING or c in _CLOSERS for c in phrase):
