@@ -47,7 +47,7 @@ from engine.spec import JobSpec
     ("ko", "2024-03-15 기준.", "이천이십사년 삼월 십오일 기준."),
     ("es", "La COVID-19 llegó.", "La COVID diecinueve llegó."),
     # units
-    ("es", "Pesaba 3,5 kg y corría a 120 km/h.", "Pesaba tres punto cinco kilos y corría a ciento veinte "
+    ("es", "Pesaba 3,5 kg y corría a 120 km/h.", "Pesaba tres coma cinco kilos y corría a ciento veinte "
                                                  "kilómetros por hora."),
     ("de", "Er lief 10km in 45 min.", "Er lief zehn Kilometer in fünfundvierzig Minuten."),
     ("zh", "重3.5kg，时速120km/h。", "重3.5公斤，时速120公里每小时。"),
