@@ -80,7 +80,7 @@ def board_view(board: Board, maker: ViewMaker, *, brief: bool = False) -> dict[s
             "index": i + 1,
             "id": uid,
             "narration": read.narration if read is not None else scene.narration,
-            "image_prompt": scene.image_prompt,
+            "image_prompt": read.image_prompt if read is not None else scene.image_prompt,
             "characters": list(read.characters) if read is not None else [],
             "seed": scene.seed,
             "words": words,
@@ -101,7 +101,7 @@ def board_view(board: Board, maker: ViewMaker, *, brief: bool = False) -> dict[s
                 image_source=record.get("source"),
                 image_seed=record.get("seed"),
                 image_stale=(bool(scene.image) != manual) or (
-                    not manual and made_for != (scene.image_prompt, scene.seed)),
+                    not manual and made_for != (entry["image_prompt"], scene.seed)),
             )
         scenes.append(entry)
     view.update(

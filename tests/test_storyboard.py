@@ -122,6 +122,9 @@ async def test_storyboard_edit_regenerate_render(client: Any, config: Config) ->
 
     board = await (await client.get(f"/api/storyboards/{board_id}")).json()
     assert [r["job_id"] for r in board["renders"]] == [first["job_id"], second["job_id"]]
+    resp = await client.patch(f"/api/storyboards/{board_id}/scenes/1", json={"image_prompt": "a red door"})
+    edited = (await resp.json())["scenes"][0]
+    assert edited["image_prompt"] == "a red door" and edited["image_stale"]  # the render repaints it
     resp = await client.delete(f"/api/storyboards/{board_id}")
     assert resp.status == 200
     assert not (config.data_dir / "storyboards" / board_id).exists()
