@@ -164,3 +164,23 @@ def test_download_voices_refuses_an_unknown_language(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert dl.main(["--voices", "es,xx", "--dry-run", "--models-dir", str(tmp_path)]) == 2
     assert "no voices for language 'xx'" in capsys.readouterr().err
+
+
+def test_xtts_speaks_hindi_with_digits_through_the_real_engine(tmp_path: Path) -> None:
+    """coqui-tts hands ASCII digits to num2words, which has no Hindi: the engine gives XTTS
+    Devanagari digits instead (a tiny random-weight XTTS v2 through the real code)."""
+    from engine.narration.random_vits import build_random_xtts
+    from tests.test_narration_coqui import XTTS_VOICE, write_clip
+
+    folder = build_random_xtts(tmp_path / "models" / "tts" / XTTS_V2)
+    write_clip(folder / "voices" / f"{XTTS_VOICE}.wav", 2.0, 140.0)
+    narrator = CatalogNarrator({XTTS_V2: folder}, device="cpu")
+    notes: list[str] = []
+    progress = StageProgress("narration", sink=lambda s, p, m: None, detail=notes.append,
+                             cancel=threading.Event())
+    script = Script("t", (Scene("उसने 120 साल इंतज़ार किया।", ""),))
+    spec = JobSpec(topic="t", voice_id=XTTS_VOICE, language="hi")
+    narration = narrator.narrate(script, spec, tmp_path / "job", progress=progress)
+    [scene] = narration.scenes
+    assert [w.text for w in scene.words] == script.scenes[0].narration.split()
+    assert any("Coqui XTTS" in n for n in notes)

@@ -52,6 +52,9 @@ MAX_CHARS: Final = MappingProxyType({"vits": 300, "xtts": 240})
 XTTS_CHAR_LIMITS: Final = MappingProxyType({
     "en": 250, "de": 253, "fr": 273, "es": 239, "it": 213, "pt": 203, "pl": 224, "zh": 82, "ar": 166,
     "cs": 186, "ru": 182, "nl": 251, "tr": 226, "ja": 71, "hu": 224, "ko": 95, "hi": 150})
+#: XTTS's Hindi text cleaner passes ASCII digits to num2words, which has no Hindi (an error);
+#: Devanagari digits it leaves to the model.
+_DEVANAGARI_DIGITS: Final = str.maketrans("0123456789", "०१२३४५६७८९")
 #: The rate XTTS computes its speaker latents at (Xtts.get_conditioning_latents' load_sr).
 XTTS_CLONE_RATE: Final = 22050
 
@@ -282,6 +285,8 @@ class CoquiEngine:
         return gpt_cond_latent, speaker_embedding
 
     def _xtts(self, text: str, length_scale: float) -> Speech:
+        if self._speaker_args["language"].startswith("hi"):
+            text = text.translate(_DEVANAGARI_DIGITS)  # coqui-tts reads ASCII digits with num2words: no Hindi
         gpt_cond_latent, speaker_embedding = self._conditioning()
         config = self._config
         out = self._model.inference(
