@@ -56,7 +56,10 @@ class CatalogNarrator:
         self._keep_loaded = keep_loaded
         self._clips = MappingProxyType({k: Path(v) for k, v in (reference_clips or {}).items()})
         self._loaded: dict[str, SpeechEngine] = {}  # only used with keep_loaded
-        self.name = "coqui" if self._models else "embedded"
+        #: "coqui" when a Coqui model (which may use the GPU) is installed, "piper" when only Piper
+        #: voices of other languages are (CPU), else "embedded"
+        coqui = any(not any(Path(p).glob("*.onnx")) for p in self._models.values())
+        self.name = "coqui" if coqui else ("piper" if self._models else "embedded")
 
     def __repr__(self) -> str:
         return f"<CatalogNarrator models={sorted(self._models)} loaded={sorted(self._loaded)}>"
