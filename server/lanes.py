@@ -156,7 +156,7 @@ class Lane:
 
     # -- the worker ------------------------------------------------------------------------------
     def _spawn(self) -> WorkerProcess | None:
-        env = dict(os.environ, STORYREEL_LANE=str(self.spec.index))
+        env = dict(os.environ, STORYREEL_LANE=str(self.spec.index), STORYREEL_SERVER_PID=str(os.getpid()))
         if self.spec.gpu is not None:
             env["CUDA_VISIBLE_DEVICES"] = self.spec.gpu
         worker = WorkerProcess([sys.executable, "-m", "server.worker", self._config_json], env)

@@ -12,11 +12,13 @@ running job is cancelled and the process exits, so no orphan keeps a GPU busy.
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import json
 import logging
 import os
 import shutil
+import signal
 import sys
 import threading
 import time
@@ -32,6 +34,7 @@ HEARTBEAT_SECONDS = 1.0
 #: Workers (and the compositor and ffmpeg they start) run below the server's priority, so the
 #: HTTP process gets the CPU it needs at once even when every core renders.
 WORKER_NICE = 10
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 PROGRESS_INTERVAL = 0.1  # seconds between progress events unless the stage or message changes
 MB = 1 << 20
 
@@ -245,6 +248,25 @@ class Worker:
                 f"{folders[0] / str(cmd.get('job_id'))}; the server log has the details.")
 
 
+def die_with_server() -> None:
+    """End with the server: a worker must never outlive it (a server killed with SIGKILL, the OOM
+    killer or a closed terminal would otherwise leave its workers writing into the data folder
+    that the next server's start-up is cleaning, e.g. a cancelled job's folder it has removed).
+    Linux asks the kernel to send SIGKILL when the lane thread that started us ends; the worker's
+    compositor child notices the closed pipe within half a second and cleans up after itself."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        log.warning("could not tie the worker's life to the server's")
+        return
+    expected = os.environ.get("STORYREEL_SERVER_PID", "")
+    if expected.isdigit() and os.getppid() != int(expected):  # the server died before the prctl
+        os._exit(1)
+
+
 def lower_priority(nice: int) -> None:
     """Give the HTTP process the CPU first. The worker runs in a session of its own, and where the
     kernel groups sessions for scheduling (autogroup, on by default in most desktop kernels) a
@@ -296,6 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format=f"%(asctime)s %(levelname)-7s worker{lane} %(name)s: %(message)s")
     set_offline_env()
+    die_with_server()
     lower_priority(WORKER_NICE)
     gone = threading.Event()
     events = Events(_event_pipe(), gone)

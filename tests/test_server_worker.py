@@ -48,6 +48,14 @@ def _worker_on(port: int, job_id: str) -> int | None:
     return None
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0] != "Z"
+
+
 def _final(port: int, job_id: str, timeout: float = 300) -> dict[str, Any]:
     return wait_for(lambda: (j := _job(port, job_id))["state"] in ("complete", "error", "cancelled") and j,
                     timeout, f"job {job_id} to finish", every=0.3)
@@ -135,11 +143,14 @@ def test_cancel_survives_a_stop_right_after_it(tmp_path: Path, stop: signal.Sign
     proc = start_server(port, tmp_path)
     try:
         job_id = _submit(port)
-        wait_for(lambda: _worker_on(port, job_id), 120, "the job to start")
+        worker = wait_for(lambda: _worker_on(port, job_id), 120, "the job to start")
         status, body = post(port, f"/api/jobs/{job_id}/cancel")
         assert status == 202 and body["cancel_requested"], body
     finally:
         stop_server(proc, stop)
+    # Even a server killed outright takes its workers with it: none goes on writing into the
+    # data folder the next server cleans.
+    wait_for(lambda: not _alive(worker), 10, "the worker to end with its server")
     proc = start_server(port, tmp_path)
     try:
         job = _final(port, job_id, timeout=30)
@@ -148,6 +159,24 @@ def test_cancel_survives_a_stop_right_after_it(tmp_path: Path, stop: signal.Sign
         assert not (tmp_path / "data" / "jobs" / job_id).exists()
     finally:
         stop_server(proc)
+
+
+def test_a_killed_server_takes_even_a_hung_worker_with_it(tmp_path: Path) -> None:
+    """A worker must not outlive its server, even one that cannot read its closed stdin (stopped,
+    or deep in a native call): it would go on writing into the data folder of the next server."""
+    port = free_port()
+    proc = start_server(port, tmp_path)
+    try:
+        job_id = _submit(port)
+        worker = wait_for(lambda: _worker_on(port, job_id), 120, "the job to start")
+        os.kill(worker, signal.SIGSTOP)
+    finally:
+        stop_server(proc, signal.SIGKILL)
+    try:
+        wait_for(lambda: not _alive(worker), 10, "the hung worker to end with its server")
+    finally:
+        if _alive(worker):
+            os.kill(worker, signal.SIGKILL)
 
 
 def test_two_lanes_run_two_jobs_at_once(tmp_path: Path) -> None:
