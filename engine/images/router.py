@@ -181,7 +181,7 @@ class ImageRouter:
                 ref = cast.reference(scene, _slice(sub, 0.0, 0.0), ai) if kind == "ai" else None
                 made_as = kind if kind != "ai" else ai
                 key = self._key(made_as, origin, sp, style.name, size, cast.key(made_as, scene, ref))
-                if artifacts.reuse(dest, key, "images", workdir) and is_complete_image(dest):
+                if artifacts.reuse(dest, key, "images", workdir):  # its key and recorded size: intact
                     sub(1.0, f"Scene {i + 1} of {n} already made — kept")
                     meta = artifacts.read_sidecar(dest) or {}
                     old = earlier.get(i + 1)
