@@ -93,12 +93,16 @@ def _place(schema: dict[str, Any], error: ErrorDetails, errors: list[ErrorDetail
     for i, part in enumerate(parts):
         if not fits:
             break
+        mapping = node.get("discriminator", {}).get("mapping", {})
+        if part in mapping:  # a tagged union: ``part`` is the tag the body sent
+            node = _resolve({"$ref": mapping[part]}, defs)
+            continue
         if "anyOf" in node:  # a union: ``part`` is pydantic's tag for a branch, in the branches' order
             branches = [_resolve(b, defs) for b in node["anyOf"]]
             tags = list(dict.fromkeys(e["loc"][i] for e in errors if tuple(e["loc"][:i]) == parts[:i]))
-            branch = branches[tags.index(part)]
-            fits = _json_type(value) in _json_types(branch)
-            node = branch if fits else {"anyOf": branches}  # a misfit stays at the union
+            index = tags.index(part) if part in tags and len(tags) == len(branches) else -1
+            fits = index >= 0 and _json_type(value) in _json_types(branches[index])
+            node = branches[index] if fits else {"anyOf": branches}  # a misfit stays at the union
             continue
         node = node.get("items", {}) if isinstance(part, int) else node.get("properties", {}).get(part, {})
         node = _resolve(node, defs)

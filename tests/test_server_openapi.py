@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import io
 from enum import Enum
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import OpenAPIV31SpecValidator
 from openapi_spec_validator import validate as validate_openapi
 from PIL import Image
-from pydantic import Field
+from pydantic import Field, StrictInt
 
 from server.http_input import RequestInvalid, Text
 from server.http_validation import validate
@@ -142,6 +142,25 @@ def test_a_union_reports_the_branch_of_the_type_sent(body: Any, error: str) -> N
         validate(Scripted, body)
     assert caught.value.as_json()["error"] == error
     assert validate(Scripted, {"script": ["a", {"narration": "b"}]}).script == ["a", Part(narration="b")]
+
+
+class Cat(RequestBody):
+    kind: Literal["cat"]
+    lives: StrictInt = Field(ge=0, le=9)
+
+
+class Dog(RequestBody):
+    kind: Literal["dog"]
+
+
+class Pet(RequestBody):
+    pet: Cat | Dog = Field(discriminator="kind")
+
+
+def test_a_tagged_union_reports_inside_the_tagged_branch() -> None:
+    with pytest.raises(RequestInvalid) as caught:
+        validate(Pet, {"pet": {"kind": "cat", "lives": 10}})
+    assert caught.value.as_json()["error"] == "pet.lives: must be an integer between 0 and 9, got 10"
 
 
 def test_null_means_the_default_and_choices_are_case_blind() -> None:
