@@ -207,8 +207,19 @@ class CaptionArt:
 
 
 def shaper_for(language: str) -> Shaper:
-    """How text of ``language`` is drawn with this Pillow (for other drawings in the caption style)."""
-    return Shaper(language_row(language), complex_layout())
+    """How text of ``language`` is drawn with this Pillow and the font load_font gives it. Pillow's
+    built-in font (the fallback when a font package is missing) always has the basic layout, which
+    refuses direction and language options even where Pillow has libraqm."""
+    lang = language_row(language)
+    return Shaper(lang, complex_layout() and _font_installed(lang.font))
+
+
+@lru_cache(maxsize=None)
+def _font_installed(family: str) -> bool:
+    try:
+        return font_file(family)[0].is_file()
+    except (ImportError, OSError, ValueError):
+        return False
 
 
 def _wrap(words: Sequence[str], font: "ImageFont.FreeTypeFont", max_width: int,
@@ -231,7 +242,7 @@ def render_caption(caption: Caption, frame_w: int, frame_h: int, layout: Caption
     from PIL import Image, ImageDraw
 
     lang = language_row(layout.language)
-    shaper = Shaper(lang, complex_layout())
+    shaper = shaper_for(layout.language)
     words = [w.text for w in caption.words] if caption.words else caption.text.split()
     words = [w for w in words if w.strip()]
     if not words:
