@@ -17,7 +17,8 @@ from aiohttp.web_protocol import RequestPayloadError
 
 from engine.errors import EngineError
 from server.config import Config
-from server.schemas import NotFound, RequestInvalid
+from server.http_input import NotFound, RequestInvalid
+from server.http_responses import ErrorBody
 
 logger = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -56,8 +57,8 @@ def quiet_client_errors() -> None:
         protocol_logger.addFilter(ClientErrorLogFilter())
 
 
-def error_body(status: int, message: str, **extra: object) -> web.Response:
-    return web.json_response({"error": message, "status": status, **extra}, status=status)
+def error_body(status: int, message: str) -> web.Response:
+    return web.json_response(ErrorBody(error=message, status=status).to_json(), status=status)
 
 
 def _host_name(host: str) -> str:
