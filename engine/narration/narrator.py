@@ -100,6 +100,12 @@ class CatalogNarrator:
             return f"coqui:{voice.model}:{voice.speaker}{spoken}"
         return "embedded:piper-joe"
 
+    def _keeps(self, kind: str) -> bool:
+        """Whether an engine of ``kind`` stays loaded between jobs: with keep-warm, and always for the
+        bundled voice (Piper on the CPU, ~60 MB: loading it took longer than re-narrating one scene
+        of a storyboard's re-render)."""
+        return self._keep_loaded or kind == "embedded"
+
     def _open(self, voice: Voice, kind: str) -> SpeechEngine:
         key = self._engine_id(voice, kind) + f":{voice.id}"
         if key in self._loaded:
@@ -117,7 +123,7 @@ class CatalogNarrator:
             engine = PiperEngine(*piper_files(folder))
         else:
             engine = PiperEngine()
-        if self._keep_loaded:
+        if self._keeps(kind):
             for old in [k for k in self._loaded if k != key]:  # one model resident at a time
                 self._loaded.pop(old).close()
             self._loaded[key] = engine
@@ -215,7 +221,7 @@ class CatalogNarrator:
                 rates.append(engine.sample_rate)
                 done += len(sentences)
         finally:
-            if engine is not None and not self._keep_loaded:
+            if engine is not None and not self._keeps(kind):
                 engine.close()
         if kept:
             progress.note(f"Reused the narration of scene(s) {', '.join(map(str, kept))}: their text, "
