@@ -128,6 +128,13 @@ class JobSpec:
             object.__setattr__(self, "quality", Quality(self.quality))
         object.__setattr__(self, "language", language(self.language).code)  # "es-MX" -> "es"
 
+    def files(self) -> tuple[str, ...]:
+        """Every file of the creator's that this job reads (manual images, music, portraits, a
+        scene's own picture): what the retention sweep must keep while the job or storyboard lives."""
+        scenes = self.script.scenes if self.script is not None else ()
+        return (*self.manual_image_paths, *((self.music,) if self.music else ()),
+                *(c.image for c in self.characters if c.image), *(s.image for s in scenes if s.image))
+
     @property
     def duration_seconds(self) -> float:
         return self.duration_minutes * 60.0

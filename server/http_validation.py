@@ -205,7 +205,8 @@ def _number(value: Any) -> str:
 
 
 def _keys(rule: dict[str, Any]) -> str:
-    return " and ".join(repr(k) for k in rule.get("properties", {}))
+    keys = [repr(k) for k in rule.get("properties", {})]
+    return " and ".join(keys) if len(keys) < 3 else f"{', '.join(keys[:-1])} and {keys[-1]}"
 
 
 def _got(rule: dict[str, Any], value: Any) -> str:

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Callable
 
 from engine.errors import BadInput
-from engine.images.validate import validate_image_path
 from server.schemas import RequestInvalid
 
 MAX_MUSIC_BYTES = 200 * 1024 * 1024
@@ -80,14 +79,16 @@ def looks_like_audio(head: bytes) -> bool:
     return any(_frame_header(head[i], head[i + 1], head[i + 2]) for i in range(len(head) - 2))
 
 
-def path_checker(roots: tuple[Path, ...]) -> Callable[[str, str], str]:
-    """check_path(field, path) for schemas.parse_video_request: BadInput -> RequestInvalid(field)."""
+def path_checker(roots: tuple[Path, ...], upload_dir: Path) -> Callable[[str, str], str]:
+    """check_path(field, path) for schemas.parse_video_request: BadInput -> RequestInvalid(field).
+    A picture may be an upload id (the ``filename`` /api/upload answered) or a path under ``roots``."""
+    from engine.images.cast import resolve_image_ref
 
     def check(field: str, path_text: str) -> str:
         try:
             if field == "music":
                 return str(check_music(path_text, roots))
-            return str(validate_image_path(path_text, roots))
+            return str(resolve_image_ref(path_text, upload_dir=upload_dir, allowed_roots=roots))
         except BadInput as exc:
             raise RequestInvalid(field, exc.message) from None
 

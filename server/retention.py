@@ -151,7 +151,7 @@ def delete_job_files(job: Job, *, jobs_dir: Path, videos_dir: Path, video: bool)
 def _uploads_in_use(store: JobStore) -> set[Path]:
     used = set()
     for job in store.unfinished():
-        for raw in job.spec.manual_image_paths:
+        for raw in job.spec.files():
             try:
                 used.add(Path(raw).resolve())
             except (OSError, ValueError):

@@ -175,7 +175,7 @@ def check_language(code: str, config: Config) -> None:
 async def generate_video(request: web.Request) -> web.Response:
     body = await read_json(request)
     config = request.app[config_key]
-    check = path_checker(config.manual_roots)
+    check = path_checker(config.manual_roots, config.upload_dir)
 
     def accept() -> JobSpec:
         spec = parse_video_request(body, check_path=check)

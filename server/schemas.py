@@ -162,6 +162,11 @@ class Character(RequestBody):
     description: Text = Field(
         default="", max_length=300, description="Age, looks, clothes: what every scene should show."
     )
+    image: PathName | None = Field(
+        default=None,
+        description="A reference portrait: the filename /api/upload answered, or an image path under an "
+        "allowed folder. Without it one is made per job from the name and description.",
+    )
 
 
 class ScriptPart(RequestBody):
@@ -282,7 +287,11 @@ class VideoRequest(RequestBody):
             hook_intensity=self.hook_intensity,
             pacing=self.pacing,
             num_scenes=self.num_scenes or default_num_scenes(self.duration),
-            characters=tuple(spec.Character(c.name, c.description) for c in self.characters),
+            characters=tuple(
+                spec.Character(c.name, c.description,
+                               check(f"characters[{i}].image", c.image) if c.image else None)
+                for i, c in enumerate(self.characters)
+            ),
             manual_image_paths=tuple(
                 check(f"manual_image_paths[{i}]", p) for i, p in enumerate(self.manual_image_paths)
             ),

@@ -140,7 +140,7 @@ def manual_picture(ref: str, config: Any, spec: JobSpec, folder: Path,
     if "/" not in ref and "\\" not in ref and upload.is_file():
         source = upload
     else:
-        source = Path(path_checker(config.manual_roots)("image", ref))
+        source = Path(path_checker(config.manual_roots, config.upload_dir)("image", ref))
     size = AspectRatio(spec.aspect_ratio).sdxl_bucket
     try:
         picture = normalise_image(source, size, label=f"image {ref!r}")

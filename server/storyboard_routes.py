@@ -108,7 +108,7 @@ async def create_storyboard(request: web.Request) -> web.Response:
     from server.paths import path_checker
 
     body = await _body(request)
-    check = path_checker(request.app[config_key].manual_roots)
+    check = path_checker(request.app[config_key].manual_roots, request.app[config_key].upload_dir)
 
     def parse() -> tuple[Any, bool]:
         model = _validate(StoryboardRequest, body)

@@ -99,7 +99,7 @@ def test_strict_choice_fields_list_exactly_their_enum() -> None:
         ({"topic": "x", "characters": [{"name": "A", "description": 5}]},
          "characters[0].description: must be a string of at most 300 characters, got number", None),
         ({"topic": "x", "characters": ["Sarah"]},
-         "characters[0]: must be an object with 'name' and 'description', got string", None),
+         "characters[0]: must be an object with 'name', 'description' and 'image', got string", None),
         ({"topic": "x", "stock_keywords": ["k"] * 21},
          "stock_keywords: must be a list of at most 20 strings, got 21 items", None),
         ({"topic": " \t "}, "topic: must be a string of 1-300 characters, got 0 characters", None),

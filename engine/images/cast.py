@@ -177,15 +177,16 @@ def scenes_of(script: Script, spec: JobSpec, name: str) -> list[int]:
 
 
 def resolve_image_ref(value: str, *, upload_dir: Path, allowed_roots: Iterable[Path]) -> Path:
-    """A request's ``characters[].image``: an upload id (the ``filename`` /api/upload returned) in
-    ``upload_dir``, or a local image path under an allowed folder; the vetted absolute path, or
-    BadInput naming the value (the same checks as manual_image_paths)."""
+    """A request's picture (``characters[].image``, ``manual_image_paths[]``, a storyboard scene's
+    image): an upload id (the ``filename`` /api/upload returned) in ``upload_dir``, or a local image
+    path under an allowed folder; the vetted absolute path, or BadInput (its message reads after
+    the field's name)."""
     if not isinstance(value, str) or not value.strip():
-        raise BadInput("characters[].image is empty; give an upload id from /api/upload or an image path")
+        raise BadInput("is empty; give an upload id from /api/upload or an image path")
     roots = tuple(allowed_roots)
     if _UPLOAD_ID.match(value.strip()):
         candidate = Path(upload_dir) / value.strip()
         if not candidate.is_file():
-            raise BadInput(f"characters[].image {value!r}: no such upload (upload it again with /api/upload)")
+            raise BadInput(f"no such upload {value!r} (upload it again with /api/upload)")
         return validate_image_path(str(candidate), (*roots, Path(upload_dir)))
     return validate_image_path(value, roots)
