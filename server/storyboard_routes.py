@@ -106,13 +106,17 @@ async def _change(request: web.Request, board_id: str, change: Change) -> Board:
 
 async def create_storyboard(request: web.Request) -> web.Response:
     from server.paths import path_checker
+    from server.routes import check_language
 
     body = await _body(request)
-    check = path_checker(request.app[config_key].manual_roots, request.app[config_key].upload_dir)
+    config = request.app[config_key]
+    check = path_checker(config.manual_roots, config.upload_dir)
 
     def parse() -> tuple[Any, bool]:
         model = _validate(StoryboardRequest, body)
-        return model.to_spec(check_path=check), model.images
+        spec = model.to_spec(check_path=check)
+        check_language(spec.language, config)  # a 400 now, not a storyboard that fails at its render
+        return spec, model.images
 
     spec, images = await off_loop(parse)
     board = await off_loop(lambda: _store(request).create(spec, want_images=images))

@@ -38,8 +38,9 @@ def storyboards_dir(data_dir: Path) -> Path:
 
 
 def files_in_use(db_path: Path) -> set[Path]:
-    """Files storyboards refer to (their requests' manual images): the retention sweep keeps
-    uploads among them, as it keeps those of unfinished jobs. Read on a connection of its own."""
+    """Files storyboards refer to (their requests' pictures, portraits and music): the retention
+    sweep keeps uploads among them, as it keeps those of unfinished jobs. Read on a connection of
+    its own."""
     used: set[Path] = set()
     if not Path(db_path).is_file():
         return used
@@ -51,8 +52,7 @@ def files_in_use(db_path: Path) -> set[Path]:
     finally:
         db.close()
     for (raw,) in rows:
-        spec = json.loads(raw)
-        for path in [*spec.get("manual_image_paths", ()), *([spec["music"]] if spec.get("music") else [])]:
+        for path in JobSpec.from_dict(json.loads(raw)).files():
             try:
                 used.add(Path(path).resolve())
             except (OSError, ValueError):

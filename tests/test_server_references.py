@@ -74,3 +74,23 @@ def test_a_spec_lists_every_file_of_the_creator_it_reads() -> None:
     )
     assert set(spec.files()) == {"/m/a.png", "/m/song.mp3", "/m/ada.png", "/m/two.png"}
     assert JobSpec.from_dict(spec.to_dict()).files() == spec.files()
+
+
+async def test_a_storyboard_in_a_language_nothing_here_speaks_is_a_400(client: Any) -> None:
+    resp = await client.post("/api/storyboards", json={"topic": "El faro", "language": "es"})
+    body = await resp.json()
+    assert resp.status == 400, body
+    assert body["field"] == "language" and "download_models.py --voices es" in body["error"], body
+    assert (await (await client.get("/api/storyboards")).json())["storyboards"] == []
+
+
+async def test_a_storyboards_portrait_upload_is_kept_by_the_sweep(client: Any, config: Config) -> None:
+    from server.storyboards import files_in_use
+
+    face = await _upload(client, "ada.png", (200, 150, 120))
+    resp = await client.post("/api/storyboards", json={
+        "topic": "The Vanishing Lighthouse", "images": False,
+        "characters": [{"name": "Ada", "image": face["filename"]}],
+    })
+    assert resp.status == 202, await resp.text()
+    assert Path(face["path"]).resolve() in files_in_use(config.db_path)
