@@ -100,6 +100,14 @@ class ScriptWriter(Protocol):
 
     def write(self, spec: JobSpec, *, progress: Progress, words_per_minute: float = 150.0) -> Script: ...
 
+    def rewrite_scene(self, script: Script, index: int, spec: JobSpec, *, hint: str | None = None,
+                      seed: int = 0, progress: Progress, words_per_minute: float = 150.0) -> Scene:
+        """Scene ``index`` of ``script`` written again in the story's context (title, characters,
+        the scenes around it, ``spec``'s language, type and pacing), within its share of the word
+        budget (characters for Chinese and Japanese), following the creator's ``hint`` where the
+        writer can; a different scene for another ``seed``, the same for the same one."""
+        ...
+
 
 @runtime_checkable
 class ImageSource(Protocol):

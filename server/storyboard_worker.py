@@ -45,11 +45,22 @@ def run_storyboard(cmd: dict[str, Any], backends: Backends, events: Events, canc
     elif op == "image":
         result = sb.paint(spec, folder, backends, index, report=report, note=note, cancel=cancel)
     elif op in ("narration", "both"):
-        attempt = int(payload.get("attempt") or secrets.randbelow(1 << 20) + 1)
+        # narration: the creator's "prompt" is a hint for the rewrite and "seed" picks its variant;
+        # both: "prompt" is the picture's (already the scene's image prompt, kept over the rewrite's)
+        # and the rewrite's variant follows the picture's seed
+        given = payload.get("prompt")
+        hint = payload.get("hint") or (given if op == "narration" else None)
+        seed = payload.get("seed")
+        if seed is None and op == "both" and spec.script is not None:
+            seed = spec.script.scenes[index].seed
         split = (lambda p, m: report(p / 2, m)) if op == "both" else report
-        result = sb.rewrite(spec, folder, backends, index, attempt, report=split, note=note, cancel=cancel)
+        result = sb.rewrite(spec, folder, backends, index,
+                            int(seed) if seed is not None else secrets.randbelow(1 << 31),
+                            hint=str(hint) if hint else None, report=split, note=note, cancel=cancel)
         if op == "both":
             assert spec.script is not None
+            if given:
+                result["image_prompt"] = spec.script.scenes[index].image_prompt
             scenes = list(spec.script.scenes)
             scenes[index] = replace(scenes[index], narration=result["narration"],
                                     image_prompt=result["image_prompt"])

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Final, Mapping
 
-from engine.contracts import Progress, Script
+from engine.contracts import Progress, Scene, Script
 from engine.languages import language
 from engine.narration.budget import reference_budget
 from engine.script.draft_kit import (
@@ -279,6 +279,14 @@ class DraftWriter:
         progress(1.0, "Draft script ready")
         return script
 
+    def rewrite_scene(self, script: Script, index: int, spec: JobSpec, *, hint: str | None = None,
+                      seed: int = 0, progress: Progress, words_per_minute: float = 150.0) -> Scene:
+        """Another templated variant of scene ``index`` (engine/script/draft_rewrite.py)."""
+        from engine.script.draft_rewrite import rewrite_scene
+
+        return rewrite_scene(script, index, spec, hint=hint, seed=seed, progress=progress,
+                             words_per_minute=words_per_minute)
+
 
 def _draft(spec: JobSpec, words_per_minute: float) -> tuple[WordBudget, _Story, list[str], random.Random]:
     budget = word_budget(spec.num_scenes, spec.duration_minutes, words_per_minute)
@@ -344,74 +352,81 @@ def _cast(spec: JobSpec, kit: DraftKit, rng: random.Random) -> tuple[Character, 
 def _narrate(story: _Story, budget: WordBudget) -> list[str]:
     """Scene narrations whose lengths follow the budget; each scene's shortfall or overshoot is
     carried into the next, so the total lands within a few words of the target."""
-    kit, spec = story.kit, story.spec
-    rhythm = _RHYTHM[spec.pacing]
     n = len(budget.scene_targets)
     out: list[str] = []
     written, planned, step = 0, 0, 0
     for i, share in enumerate(budget.scene_targets):
         planned += share
-        goal = max(1, planned - written)
-        parts: list[str] = []
-        words = 0
-        closer = ""
-        if i == n - 1:
-            closer = story.line("closers", kit.closers, goal - 2) or ""
-        reserve = word_count(closer)
-        if i == 0:
-            hook = story.line("hooks", kit.hooks[spec.hook_intensity.value], goal - reserve)
-            if hook:
-                parts.append(hook)
-                words += word_count(hook)
-        cameo_done = False
-        beats, max_beats = 0, _BEATS[spec.pacing]
-        while True:
-            remaining = goal - reserve - words
-            if remaining <= 0:
-                break
-            room = remaining + (2 if remaining >= 6 else 0)
-            lingering = spec.pacing is Pacing.SLOW and i < n - 1
-            if lingering and remaining < 5:
-                room = remaining + 6  # a slow story ends a scene on a full sentence, not a beat
-            phase = phase_at((written + words) / budget.target)
-            text = None
-            late = (written + words) / budget.target > 0.5 or i == n - 1
-            missing = story.unmentioned(" ".join(out + parts), spare_roles=not late)
-            if missing and (parts or goal < 8) and (not cameo_done or len(missing) > n - i - 1):
-                # a name is worth a few words over, made up in the next scene
-                text = story.cameo(missing[0], room + (3 if i < n - 1 else 0))
-                cameo_done = text is not None
-            if text is None:
-                kind = "B" if remaining < 5 and not lingering else rhythm[step % len(rhythm)]
-                step += 1
-                kinds = [
-                    k
-                    for k in dict.fromkeys((kind, "E", "D", "B"))
-                    if k != "B" or beats < max_beats or i == n - 1
-                ]
-                tries = [(k, room, False) for k in kinds] + [
-                    ("E", room + 8, False),
-                    ("D", room + 8, False),
-                ] * (i < n - 1)
-                for k, limit, repeat in tries + [(kind, room, True), ("B", room, True)]:
-                    text = story.sentence(k, phase, limit, allow_repeat=repeat)
-                    if text is not None:
-                        beats += k == "B"
-                        break
-            if text is None:
-                break
-            parts.append(text)
-            words += word_count(text)
-        if closer:
-            parts.append(closer)
-        if spec.pacing is Pacing.SLOW:
-            parts = story.linger(parts)
-        if not parts:
-            parts.append(story.sentence("B", "ending", 4) or "And so it went.")
-        narration = " ".join(parts)
+        narration, step = _scene(story, i, n, max(1, planned - written), written, budget.target, out, step)
         out.append(narration)
         written += word_count(narration)
     return out
+
+
+def _scene(story: _Story, i: int, n: int, goal: int, written: int, target: int, before: list[str],
+           step: int) -> tuple[str, int]:
+    """Scene ``i`` of ``n``: about ``goal`` words, ``written`` words into a ``target``-word story
+    whose earlier scenes are ``before``; ``step`` is the place in the pacing's rhythm. Returns the
+    narration and the rhythm's next step."""
+    kit, spec = story.kit, story.spec
+    rhythm = _RHYTHM[spec.pacing]
+    parts: list[str] = []
+    words = 0
+    closer = ""
+    if i == n - 1:
+        closer = story.line("closers", kit.closers, goal - 2) or ""
+    reserve = word_count(closer)
+    if i == 0:
+        hook = story.line("hooks", kit.hooks[spec.hook_intensity.value], goal - reserve)
+        if hook:
+            parts.append(hook)
+            words += word_count(hook)
+    cameo_done = False
+    beats, max_beats = 0, _BEATS[spec.pacing]
+    while True:
+        remaining = goal - reserve - words
+        if remaining <= 0:
+            break
+        room = remaining + (2 if remaining >= 6 else 0)
+        lingering = spec.pacing is Pacing.SLOW and i < n - 1
+        if lingering and remaining < 5:
+            room = remaining + 6  # a slow story ends a scene on a full sentence, not a beat
+        phase = phase_at((written + words) / target)
+        text = None
+        late = (written + words) / target > 0.5 or i == n - 1
+        missing = story.unmentioned(" ".join(before + parts), spare_roles=not late)
+        if missing and (parts or goal < 8) and (not cameo_done or len(missing) > n - i - 1):
+            # a name is worth a few words over, made up in the next scene
+            text = story.cameo(missing[0], room + (3 if i < n - 1 else 0))
+            cameo_done = text is not None
+        if text is None:
+            kind = "B" if remaining < 5 and not lingering else rhythm[step % len(rhythm)]
+            step += 1
+            kinds = [
+                k
+                for k in dict.fromkeys((kind, "E", "D", "B"))
+                if k != "B" or beats < max_beats or i == n - 1
+            ]
+            tries = [(k, room, False) for k in kinds] + [
+                ("E", room + 8, False),
+                ("D", room + 8, False),
+            ] * (i < n - 1)
+            for k, limit, repeat in tries + [(kind, room, True), ("B", room, True)]:
+                text = story.sentence(k, phase, limit, allow_repeat=repeat)
+                if text is not None:
+                    beats += k == "B"
+                    break
+        if text is None:
+            break
+        parts.append(text)
+        words += word_count(text)
+    if closer:
+        parts.append(closer)
+    if spec.pacing is Pacing.SLOW:
+        parts = story.linger(parts)
+    if not parts:
+        parts.append(story.sentence("B", "ending", 4) or "And so it went.")
+    return " ".join(parts), step
 
 
 def _picture(

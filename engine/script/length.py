@@ -93,3 +93,37 @@ def trim_to_budget(narrations: list[str], budget: WordBudget) -> list[str]:
         out[i] = trim_to_words(out[i], keep, exact=True)
         total += word_count(out[i]) - before
     return out
+
+
+#: A scene written again on its own (a storyboard's "regenerate narration") lands within this
+#: fraction of its share of the script (a share is small, so the range is wider than the script's).
+SCENE_TOLERANCE: Final = 0.15
+
+
+@dataclass(frozen=True)
+class SceneBudget:
+    """One scene's share of its script's words (characters for Chinese and Japanese) and the range
+    a rewrite of that scene must land in."""
+
+    target: int
+
+    @property
+    def low(self) -> int:
+        return max(1, math.floor(self.target * (1.0 - SCENE_TOLERANCE)))
+
+    @property
+    def high(self) -> int:
+        return max(self.low + 1, math.ceil(self.target * (1.0 + SCENE_TOLERANCE)))
+
+    def accepts(self, words: int) -> bool:
+        return self.low <= words <= self.high
+
+
+def scene_budget(
+    num_scenes: int, duration_minutes: float, words_per_minute: float, index: int
+) -> SceneBudget:
+    """Scene ``index``'s share of a ``num_scenes``-scene script of ``duration_minutes``."""
+    budget = word_budget(num_scenes, duration_minutes, words_per_minute)
+    if not 0 <= index < num_scenes:
+        raise ValueError(f"scene {index + 1} is not one of {num_scenes}")
+    return SceneBudget(budget.scene_targets[index])

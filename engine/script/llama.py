@@ -21,8 +21,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence, TypeVar
 
-from engine.contracts import Progress, Script
-from engine.errors import ModelFailed
+from engine.contracts import Progress, Scene, Script
+from engine.errors import BadInput, ModelFailed
 from engine.languages import language
 from engine.script import llama_prompts as prompts
 from engine.script import llama_runtime as runtime
@@ -30,6 +30,7 @@ from engine.script import llama_schema as shapes
 from engine.script.llama_plan import (
     CALL_WORDS,
     SCENE_OVERHEAD,
+    SHEET_TOKENS,
     TOKENS_PER_WORD,
     CallPlan,
     TokenMeter,
@@ -40,12 +41,16 @@ from engine.script.llama_plan import (
 )
 from engine.script.finish import DraftScene, finish, merge_sheet
 from engine.script.grammar_sampler import Sampling
-from engine.script.length import WordBudget, trim_to_budget, word_budget
-from engine.script.speakable import speakable, word_count
+from engine.script.length import WordBudget, scene_budget, trim_to_budget, word_budget
+from engine.script.speakable import speakable, trim_to_words, word_count
 from engine.spec import JobSpec
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+#: The context a one-scene rewrite loads the model with (or the manifest's, when larger), and the
+#: words of neighbouring scenes it shows at most (fewer when the prompt would not fit).
+REWRITE_CTX = 2048
+REWRITE_CONTEXT_WORDS = 600
 
 
 class LlamaWriter:
@@ -124,6 +129,56 @@ class LlamaWriter:
         )
         progress(1.0, f"Script ready: {len(script.scenes)} scenes, {script.word_count} words")
         return script
+
+    def rewrite_scene(self, script: Script, index: int, spec: JobSpec, *, hint: str | None = None,
+                      seed: int = 0, progress: Progress, words_per_minute: float = 150.0) -> Scene:
+        """Scene ``index`` written again in one grammar-constrained answer (one scene object:
+        narration within the scene's budget, in the language asked; an image prompt), the story
+        around it in the prompt, trimmed to fit the context. One model load (none when kept)."""
+        progress.check_cancelled()
+        n = len(script.scenes)
+        if not 0 <= index < n:
+            raise BadInput(f"the script has no scene {index + 1}")
+        budget = scene_budget(n, spec.duration_minutes, words_per_minute, index)
+        total = word_budget(n, spec.duration_minutes, words_per_minute).target
+        story = replace(spec, num_scenes=n, characters=script.characters, script=None)
+        chars = _in_chars(spec)
+        lo = max(budget.low, round(0.95 * budget.target))  # the grammar's floor, above what is accepted
+        schema = shapes.scene_schema(lo, budget.high, chars=chars)
+        with self._lock:
+            progress(0.0, f"Loading the language model {self.model_path.name}")
+            loaded = self._acquire(max(self.n_ctx or 0, REWRITE_CTX))
+            try:
+                if loaded.note:
+                    progress.note(loaded.note)
+                narrations = [s.narration for s in script.scenes]
+                reserve = answer_tokens(budget.high, 1) - SHEET_TOKENS + 8
+                allowance = REWRITE_CONTEXT_WORDS
+                while True:  # the neighbours shown shrink until the prompt and the answer fit
+                    messages = prompts.rewrite_messages(story, total, script.title, script.characters,
+                                                        narrations, index, budget.target, hint, allowance)
+                    if allowance == 0 or runtime.prompt_tokens(loaded, messages) + reserve <= loaded.n_ctx:
+                        break
+                    allowance //= 2
+                meter = TokenMeter(progress, budget.target * TOKENS_PER_WORD + SCENE_OVERHEAD[0])
+                draft = self._ask(
+                    loaded, meter, messages, schema,
+                    functools.partial(shapes.read_scene, want=budget.target, low=budget.low,
+                                      current=narrations[index]),
+                    what=f"scene {index + 1}", words=budget.high, scenes=1, seed=seed,
+                    label=lambda _: f"Rewriting scene {index + 1}",
+                )
+            finally:
+                if not self.keep_loaded:
+                    self._drop(loaded)
+        text = draft.narration
+        if word_count(text) > budget.high:
+            text = trim_to_words(text, budget.high, exact=True)
+        scene = finish(script.title, script.characters, [DraftScene(text, draft.image_prompt)],
+                       self.name).scenes[0]
+        unit = prompts.units(language(spec.language))
+        progress(1.0, f"Scene {index + 1} rewritten ({word_count(scene.narration)} {unit})")
+        return scene
 
     def close(self) -> None:
         """Release a model kept loaded between jobs."""

@@ -218,3 +218,71 @@ def feedback(answer: str, problems: Sequence[str]) -> list[Message]:
 def _tail(text: str) -> str:
     words = text.split()
     return " ".join(words[-TAIL_WORDS:])
+
+
+#: Words (characters for Chinese and Japanese) of a neighbouring scene shown when one scene is
+#: written again, and of the scene itself (what it says now).
+NEIGHBOUR_WORDS: Final = 120
+#: The creator's hint is shown up to this many characters.
+HINT_CHARS: Final = 400
+
+
+def clip(text: str, units_: int, *, keep_end: bool, spaced: bool) -> str:
+    """``text`` cut to ``units_`` words (characters when not ``spaced``), keeping its end or its
+    start, with an ellipsis where it was cut; "" for none."""
+    if units_ <= 0:
+        return ""
+    parts = text.split() if spaced else list(text)
+    if len(parts) <= units_:
+        return text
+    joiner = " " if spaced else ""
+    kept = parts[-units_:] if keep_end else parts[:units_]
+    return ("..." + joiner.join(kept)) if keep_end else (joiner.join(kept) + "...")
+
+
+def story_context(narrations: Sequence[str], index: int, allowance: int,
+                  spaced: bool) -> list[tuple[int, str]]:
+    """The neighbouring scenes of scene ``index`` shown to the model, nearest first, each clipped to
+    :data:`NEIGHBOUR_WORDS` (the end of a scene before, the start of one after) and together at most
+    ``allowance`` words; in story order."""
+    others = (j for j in range(len(narrations)) if j != index)
+    order = sorted(others, key=lambda j: (abs(j - index), j > index))
+    shown: dict[int, str] = {}
+    left = allowance
+    for j in order:
+        take = min(NEIGHBOUR_WORDS, left)
+        text = clip(narrations[j], take, keep_end=j < index, spaced=spaced)
+        if not text:
+            break
+        shown[j] = text
+        left -= min(take, len(narrations[j].split()) if spaced else len(narrations[j]))
+    return sorted(shown.items())
+
+
+def rewrite_messages(spec: JobSpec, target_words: int, title: str, sheet: Sequence[Character],
+                     narrations: Sequence[str], index: int, scene_words: int, hint: str | None,
+                     allowance: int) -> list[Message]:
+    """Ask for scene ``index`` again: the story so far (neighbours within ``allowance`` words),
+    what the scene says now, its length, and the creator's hint."""
+    lang = language(spec.language)
+    n = len(narrations)
+    cast = "\n".join(f"- {c.name}: {c.description}" for c in sheet) or "- (none)"
+    shown = story_context(narrations, index, allowance, lang.spaced)
+    lines = [f'Scene {j + 1}: "{text}"' for j, text in shown]
+    now = clip(narrations[index], NEIGHBOUR_WORDS, keep_end=False, spaced=lang.spaced)
+    lines.insert(sum(1 for j, _ in shown if j < index),
+                 f'Scene {index + 1} (to be rewritten) now says: "{now}"')
+    place = (" It is the opening scene: open with the hook." if index == 0 else "") + (
+        " It is the last scene: it ends the story." if index == n - 1 else "")
+    wish = " ".join((hint or "").split())[:HINT_CHARS]
+    task = (
+        f"Title: {title}\nCharacters:\n{cast}\nThe story, scene by scene ({n} scenes):\n" + "\n".join(lines)
+        + f"\n\nWrite scene {index + 1} of {n} again: new narration that follows on from the scene before it"
+        " and leads into the scene after it, telling the same part of the story in fresh words (do not copy"
+        f" what it says now), with about {scene_words} {units(lang)}, and an image_prompt for its picture."
+        + place
+        + (f'\nThe creator asks for this scene: "{wish}"' if wish else "")
+        + (f"\n{_WRITE_IN[lang.code]}" if lang.code in _WRITE_IN else "")
+        + '\nAnswer with one JSON object: {"narration": ..., "image_prompt": ...}.'
+    )
+    return [{"role": "user", "content": instructions(spec, target_words) + "\n\n" + task}]

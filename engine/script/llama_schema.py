@@ -294,3 +294,51 @@ def read_more(answer: str, add_words: Sequence[int]) -> tuple[list[str] | None, 
         if not text:
             problems.append(Problem(f"continuation {i + 1} is empty"))
     return texts, problems
+
+
+#: The letters a Chinese or Japanese narration is made of when a scene is written again (the
+#: grammar then keeps the answer in the language asked): CJK punctuation, kana, ideographs,
+#: full-width forms.
+_CJK_TEXT: Final = "\u3001-\u3003\u300c-\u300f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff01-\uff5e"
+
+
+def cjk_pattern(min_chars: int, max_chars: int) -> dict[str, Any]:
+    lo, hi = max(1, min_chars), max(1, min_chars, max_chars)
+    return {"type": "string", "pattern": f"^[{_CJK_TEXT}]{{{lo},{hi}}}$"}
+
+
+def scene_schema(min_words: int, max_words: int, *, chars: bool = False) -> dict[str, Any]:
+    """One scene written again: its narration (``min_words``..``max_words`` words, or that many
+    Chinese or Japanese characters with ``chars``) and its image_prompt."""
+    return {
+        "type": "object",
+        "properties": {
+            "narration": cjk_pattern(min_words, max_words) if chars else words_pattern(min_words, max_words),
+            "image_prompt": words_pattern(6, 30),
+        },
+        "required": ["narration", "image_prompt"],
+    }
+
+
+def read_scene(answer: str, want: int, low: int,
+               current: str = "") -> tuple[DraftScene | None, list[Problem]]:
+    """Parse one rewritten scene meant to have about ``want`` words and at least ``low``; (soft)
+    one that says word for word what the scene says now (``current``)."""
+    data, problems = _load(answer)
+    if data is None:
+        return None, problems
+    narration = speakable(_text(data.get("narration")))
+    picture = visual_prompt(_text(data.get("image_prompt")))
+    have = word_count(narration)
+    if have == 0:
+        problems.append(Problem("the scene has no narration a narrator can read"))
+    elif have < low:
+        problems.append(Problem(f"the narration has {have} words; it needs about {want}"))
+    if narration and narration == speakable(current):
+        problems.append(Problem("the narration is what the scene says now; tell it in new words",
+                                fatal=False))
+    if not picture:
+        problems.append(Problem("the scene needs an image_prompt describing what the picture shows "
+                                "(no text in the picture)", fatal=False))
+        picture = visual_prompt(sentences(narration)[0]) if narration else ""
+    return DraftScene(narration, picture), problems
