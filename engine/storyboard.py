@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Final
+from typing import Any, Callable, Final, Mapping
 
 from engine import artifacts
 from engine.contracts import Script
@@ -29,7 +29,7 @@ from engine.images.prompts import scene_seed
 from engine.pipeline import Backends
 from engine.progress import StageProgress
 from engine.script.own import OwnScriptWriter
-from engine.spec import JobSpec, OwnScript, ScriptScene
+from engine.spec import Character, JobSpec, OwnScript, ScriptScene
 
 logger = logging.getLogger(__name__)
 
@@ -50,9 +50,12 @@ class SceneImage:
     source: str  # sdxl | draft | manual | stock
     seed: int | None
     prompt: str  # the scene's image_prompt it was made for
+    #: the cast's portraits it shows or is conditioned on: character name -> portrait digest
+    portraits: Mapping[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "source": self.source, "seed": self.seed, "prompt": self.prompt}
+        return {"key": self.key, "source": self.source, "seed": self.seed, "prompt": self.prompt,
+                "portraits": dict(self.portraits)}
 
 
 def pool_of(folder: Path) -> Path:
@@ -105,8 +108,10 @@ def _paint(spec: JobSpec, folder: Path, backends: Backends, progress: StageProgr
         if key is None:
             raise ModelFailed(f"the picture of scene {i + 1} was not made")
         seed = meta.get("seed")
+        faces = meta.get("portraits")
         out[i] = SceneImage(key, str(meta.get("source") or "draft"), int(seed) if seed is not None else None,
-                            script.scenes[i].image_prompt)
+                            script.scenes[i].image_prompt,
+                            {str(k): str(v) for k, v in faces.items()} if isinstance(faces, dict) else {})
     return out
 
 
@@ -131,7 +136,8 @@ def draft(spec: JobSpec, folder: Path, backends: Backends, *, images: bool, repo
     scenes = tuple(
         ScriptScene(s.narration, s.image_prompt, seed=_seed(own[i].seed if i < len(own) else None, spec, i))
         for i, s in enumerate(written.scenes))
-    board = replace(with_scenes(spec, scenes, written.title), characters=written.characters)
+    board = replace(with_scenes(spec, scenes, written.title),
+                    characters=_with_images(written.characters, spec))
     progress(1.0, f"Script ready: {len(scenes)} scenes, {written.word_count} words")
     pictures: dict[int, SceneImage] = {}
     if images:
@@ -151,22 +157,22 @@ def paint(spec: JobSpec, folder: Path, backends: Backends, index: int, *, report
     return {"image": pictures[index].to_dict()}
 
 
-def rewrite(spec: JobSpec, folder: Path, backends: Backends, index: int, seed: int, *,
-            hint: str | None = None,
-            report: Report, note: Note, cancel: threading.Event) -> dict[str, Any]:
-    """A new narration (and image prompt) for scene ``index`` alone: the script backend rewrites
-    that scene in the story's context (title, characters, the scenes around it, the language,
-    type and pacing) within the scene's share of the word budget, following the creator's
-    ``hint`` where it can; ``seed`` picks the variant. The other scenes are untouched."""
+def rewrite(spec: JobSpec, folder: Path, backends: Backends, index: int, attempt: int, *, report: Report,
+            note: Note, cancel: threading.Event) -> dict[str, Any]:
+    """A new narration (and image prompt) for scene ``index``, written by the script backend for
+    the same story (topic, type, characters, hook, pacing) and the same place in it, within the
+    same word budget: the writer writes the story again with another seed and the scene at that
+    place is taken. The creator's other scenes are untouched."""
     _check_index(spec, index)
     progress = _stage("script", 0.0, 100.0, report, note, cancel)
     progress(0.0, f"Rewriting scene {index + 1}")
-    script = read_script(spec)
-    wpm = backends.narration.words_per_minute(spec)
-    scene = backends.script.rewrite_scene(script, index, spec, hint=hint, seed=seed, progress=progress,
-                                          words_per_minute=wpm)
-    if not scene.narration.strip():
-        raise ModelFailed(f"The script writer returned no narration for scene {index + 1}; try again.")
+    fresh = replace(spec, script=None, seed=(spec.seed + 7919 * attempt) % (2**32))
+    wpm = backends.narration.words_per_minute(fresh)
+    written = backends.script.write(fresh, progress=progress, words_per_minute=wpm)
+    if len(written.scenes) <= index:
+        raise ModelFailed(f"The script writer wrote {len(written.scenes)} scenes; scene {index + 1} is "
+                          "beyond them — try again")
+    scene = written.scenes[index]
     note(f"Scene {index + 1} rewritten by {backends.script.name}")
     progress(1.0, f"Scene {index + 1} rewritten")
     return {"narration": scene.narration, "image_prompt": scene.image_prompt}
@@ -183,6 +189,13 @@ def seconds(spec: JobSpec, backends: Backends) -> list[float]:
             logger.info("no length prediction (%s)", exc)
     wpm = backends.narration.words_per_minute(spec) or 150.0
     return [round(60.0 * len(t.split()) / wpm, 1) for t in texts]
+
+
+def _with_images(written: tuple[Character, ...], spec: JobSpec) -> tuple[Character, ...]:
+    """The script's characters, each keeping the portrait (``image``) the request gave it (the
+    writers return names and descriptions only)."""
+    images = {" ".join(c.name.split()).lower(): c.image for c in spec.characters if c.image}
+    return tuple(replace(c, image=c.image or images.get(" ".join(c.name.split()).lower())) for c in written)
 
 
 def _seed(given: int | None, spec: JobSpec, index: int) -> int:

@@ -31,6 +31,7 @@ from server.http_responses import (
 )
 from server.schemas import VideoRequest
 from server.storyboard_models import (
+    SLUG_PATTERN,
     Regenerate,
     RenderQueued,
     SceneEdit,
@@ -117,6 +118,9 @@ STORYBOARD_ENDPOINTS: tuple[Endpoint, ...] = (
              params=(BOARD_ID, SCENE)),
     Endpoint("get", BOARD + "/scenes/{n}/thumb", "A small JPEG of a scene's picture", {200: ("image/jpeg",)},
              errors=(400, 404), params=(BOARD_ID, SCENE)),
+    Endpoint("get", BOARD + "/cast/{slug}.png", "A character's reference portrait", {200: ("image/png",)},
+             errors=(400, 404), params=(BOARD_ID, Param("slug", "path", {
+                 "type": "string", "pattern": SLUG_PATTERN}, "The character's slug (the cast lists it)."))),
     Endpoint("post", BOARD + "/render", "Render the storyboard: a normal job that reuses every picture and "
              "voice that did not change", {200: RenderQueued}, errors=(400, 404, 409), params=(BOARD_ID,)),
 )

@@ -46,11 +46,54 @@ def _first_field(edit: Any) -> str:
     return next(iter(sorted(edit.model_fields_set)), "body")
 
 
-def edit_board(edit: StoryboardEdit) -> Change:
-    """PATCH /api/storyboards/{id}."""
+def vet_cast(edit: StoryboardEdit, config: Any) -> tuple[Character, ...] | None:
+    """The edit's characters as the engine takes them, each ``image`` vetted exactly as POST vets
+    it (an upload's name or a path under an allowed folder; a 400 naming ``characters[i].image``).
+    File work: call it off the event loop."""
+    if edit.characters is None:
+        return None
+    from server.paths import path_checker
+
+    check = path_checker(config.manual_roots, config.upload_dir)
+    return tuple(
+        Character(c.name, c.description, check(f"characters[{i}].image", c.image) if c.image else None)
+        for i, c in enumerate(edit.characters))
+
+
+def make_portraits(spec: JobSpec, folder: Path, config: Any) -> list[str]:
+    """The creator's own portraits of ``spec``'s cast, made now exactly as a render makes them
+    (engine.images.cast_scenes.portrait_for, in the storyboard's work folder) and filed in its pool
+    (``pool/cast/``), where the next render and the storyboard's view find them: a replaced
+    portrait shows at once, and its scenes read as stale. Unchanged ones are kept (by key).
+    Returns the names made. File work: call it off the event loop."""
+    from engine import artifacts
+    from engine.images.cast_scenes import portrait_for
+    from engine.progress import StageProgress
+    from engine.storyboard import POOL, WORK, read_script
+
+    owned = [c for c in spec.characters if c.image]
+    if not owned or spec.script is None:
+        return []
+    work = folder / WORK
+    work.mkdir(parents=True, exist_ok=True)
+    script = read_script(spec)
+    roots = (*config.manual_roots, config.upload_dir)
+    for c in owned:
+        try:
+            portrait_for(c.name, script, spec, work, sdxl=None, allowed_roots=roots,
+                         progress=StageProgress("images"))
+        except BadInput as exc:
+            index = next(i for i, o in enumerate(spec.characters) if o is c)
+            raise RequestInvalid(f"characters[{index}].image", exc.message) from None
+    artifacts.publish_cast(work, folder / POOL)
+    return [c.name for c in owned]
+
+
+def edit_board(edit: StoryboardEdit, cast: tuple[Character, ...] | None = None) -> Change:
+    """PATCH /api/storyboards/{id} (``cast``: the edit's characters, vetted by ``vet_cast``)."""
+    if edit.characters is not None and cast is None:
+        raise ValueError("the edit's characters are vetted first (vet_cast)")
     title = edit.title
-    cast = (tuple(Character(c.name, c.description) for c in edit.characters)
-            if edit.characters is not None else None)
     refs = edit.scenes
 
     def change(board: Board) -> Board:

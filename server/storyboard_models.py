@@ -14,6 +14,8 @@ from server.schemas import MAX_SEED, Character, RequestBody, VideoRequest
 
 NARRATION = Field(min_length=1, max_length=2000, description="What the narrator says in this scene.")
 What = Literal["image", "narration", "both"]
+#: A cast member's portrait name (engine.images.cast.slug): GET .../cast/{slug}.png
+SLUG_PATTERN = r"^[a-z0-9-]{1,40}-[0-9a-f]{6}$"
 
 
 # -- requests ---------------------------------------------------------------------------------------
@@ -49,7 +51,10 @@ class StoryboardEdit(RequestBody):
 
     title: Line | None = Field(default=None, min_length=1, max_length=200, description="The video's title.")
     characters: list[Character] | None = Field(
-        default=None, max_length=10, description="The characters (their looks go into every picture)."
+        default=None, max_length=10,
+        description="The characters, as in POST (their looks go into every picture; image: their "
+                    "portrait, made at once; a character sent without image gets a generated one). "
+                    "The scenes that show a character whose portrait changes are repainted by the render.",
     )
     scenes: Annotated[list[SceneRef | NewScene], Field(min_length=1, max_length=60)] | None = Field(
         default=None,
@@ -93,8 +98,21 @@ class StoryboardCreated(ResponseBody):
 
 
 class CharacterView(ResponseBody):
+    """A character of the storyboard's cast (the request's, then those the script names) and its
+    reference portrait."""
+
     name: str
     description: str
+    image: str | None = Field(description="Your own portrait as the storyboard has it (an upload's file "
+                                          "name or a local path): send it back in PATCH characters to "
+                                          "keep it; without it a portrait is generated.")
+    slug: str = Field(description="The portrait's file name (without .png).")
+    portrait_source: Literal["own", "sdxl", "draft"] | None = Field(
+        description="own: made from your image; sdxl or draft: generated from the name and description. "
+                    "null until a picture or a render makes it.")
+    portrait_url: str | None = Field(description="The portrait (PNG), once there is one.")
+    scenes: list[int] = Field(
+        description="The scenes that show this character (a new portrait repaints them).")
 
 
 class SceneView(ResponseBody):
@@ -113,7 +131,8 @@ class SceneView(ResponseBody):
     thumbnail_url: str | None = Field(description="A small JPEG of it.")
     image_source: str | None = Field(description="sdxl, draft, manual or stock.")
     image_seed: int | None = Field(description="The seed the picture was made with.")
-    image_stale: bool = Field(description="The prompt or seed changed since: the render paints it again.")
+    image_stale: bool = Field(description="The prompt or seed changed since, or a portrait it shows was "
+                                          "replaced: the render paints it again.")
 
 
 class Regenerating(ResponseBody):

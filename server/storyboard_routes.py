@@ -8,6 +8,7 @@ DELETE /api/storyboards/{id}                          the storyboard and its fol
 PATCH  /api/storyboards/{id}/scenes/{n}               narration, image_prompt, seed, image
 POST   /api/storyboards/{id}/scenes/{n}/regenerate    {"what": image|narration|both, prompt?, seed?}
 GET    /api/storyboards/{id}/scenes/{n}/image         the scene's picture (PNG); .../thumb: a JPEG
+GET    /api/storyboards/{id}/cast/{slug}.png          a character's reference portrait (PNG)
 POST   /api/storyboards/{id}/render                   a normal job reusing every unchanged artifact
 
 Scenes are numbered from 1. Handlers are thin: validate (the models in storyboard_models.py), one
@@ -27,8 +28,18 @@ from aiohttp import web
 
 from server.keys import config_key, services_key
 from server.schemas import NotFound, RequestInvalid
-from server.storyboard_edits import Change, edit_board, edit_scene, editable, manual_picture, regenerate
+from server.storyboard_edits import (
+    Change,
+    edit_board,
+    edit_scene,
+    editable,
+    make_portraits,
+    manual_picture,
+    regenerate,
+    vet_cast,
+)
 from server.storyboard_models import (
+    SLUG_PATTERN,
     Regenerate,
     RenderQueued,
     SceneEdit,
@@ -40,13 +51,14 @@ from server.storyboard_models import (
     StoryboardSummary,
     StoryboardView,
 )
-from server.storyboard_views import board_view, views_key
+from server.storyboard_views import board_view, portrait_file, views_key
 from server.storyboards import Board, Conflict, StoryboardStore, storyboards_dir
 
 T = TypeVar("T")
 BOARD_ID_PATTERN = r"^[a-f0-9]{16}$"
 BOARD_ID = re.compile(BOARD_ID_PATTERN)
 KEY = re.compile(r"^[a-f0-9]{8,64}$")
+SLUG = re.compile(SLUG_PATTERN)
 
 
 async def off_loop(fn: Callable[[], T]) -> T:
@@ -91,7 +103,10 @@ def _scene(request: web.Request, board: Board) -> tuple[int, str]:
 
 async def _answer(request: web.Request, board: Board, status: int = 200) -> web.Response:
     maker = request.app[views_key]
-    view = await off_loop(lambda: StoryboardView(**board_view(board, maker)).to_json())
+    config = request.app[config_key]
+    folder = storyboards_dir(config.data_dir) / board.id
+    view = await off_loop(lambda: StoryboardView(**board_view(
+        board, maker, folder=folder, upload_dir=config.upload_dir)).to_json())
     return web.json_response(view, status=status)
 
 
@@ -143,7 +158,17 @@ async def get_storyboard(request: web.Request) -> web.Response:
 async def patch_storyboard(request: web.Request) -> web.Response:
     board = await _get(request)
     edit = await off_loop(partial(_validate, StoryboardEdit, await _body(request)))
-    return await _answer(request, await _change(request, board.id, edit_board(edit)))
+    config = request.app[config_key]
+    cast = await off_loop(partial(vet_cast, edit, config))
+    if cast is not None and any(c.image for c in cast):
+        try:
+            editable(board, "characters")  # before any file work
+        except Conflict as exc:
+            raise RequestInvalid(exc.field, exc.message, status=409) from None
+        folder = storyboards_dir(config.data_dir) / board.id
+        spec = replace(board.spec, characters=cast)
+        await off_loop(partial(make_portraits, spec, folder, config))
+    return await _answer(request, await _change(request, board.id, edit_board(edit, cast)))
 
 
 async def patch_scene(request: web.Request) -> web.Response:
@@ -237,6 +262,20 @@ async def scene_thumb(request: web.Request) -> web.StreamResponse:
     return await _picture(request, thumb=True)
 
 
+async def cast_portrait(request: web.Request) -> web.StreamResponse:
+    """A character's reference portrait (PNG), as the storyboard's renders use it."""
+    board = await _get(request)
+    slug = request.match_info["slug"]
+    if not SLUG.match(slug):
+        raise RequestInvalid("slug", f"{slug[:60]!r} is not a character's portrait name "
+                                     "(the cast's portrait_url gives it)")
+    folder = storyboards_dir(request.app[config_key].data_dir) / board.id
+    path = await off_loop(partial(portrait_file, board, folder, slug))
+    if path is None:
+        raise NotFound(f"Storyboard {board.id} has no portrait of a character {slug!r} yet")
+    return web.FileResponse(path, headers={"Content-Type": "image/png", "Cache-Control": "max-age=3600"})
+
+
 def storyboard_routes() -> list[web.RouteDef]:
     base = "/api/storyboards"
     return [
@@ -249,5 +288,6 @@ def storyboard_routes() -> list[web.RouteDef]:
         web.post(base + "/{board_id}/scenes/{n}/regenerate", regenerate_scene),
         web.get(base + "/{board_id}/scenes/{n}/image", scene_image),
         web.get(base + "/{board_id}/scenes/{n}/thumb", scene_thumb),
+        web.get(base + "/{board_id}/cast/{slug}.png", cast_portrait),
         web.post(base + "/{board_id}/render", render_storyboard),
     ]

@@ -155,7 +155,8 @@ async def test_own_script_storyboard_and_edits(client: Any, config: Config) -> N
     assert resp.status == 200, await resp.text()
     board = await resp.json()
     assert board["title"] == "The Dark Lamp"
-    assert board["characters"] == [{"name": "Sarah", "description": "red coat"}]
+    assert [(c["name"], c["description"], c["image"]) for c in board["characters"]] == [
+        ("Sarah", "red coat", None)]
     assert [s["id"] for s in board["scenes"]][::2] == [ids[2], ids[0]]
     assert [s["narration"] for s in board["scenes"]][1] == "A gull cried once."
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.contracts import Progress, Scene, Script
-from engine.images.cast import Cast, reference
+from engine.images.cast import Cast, Member, reference
 from engine.images.draft import Figure
 from engine.images.ip_adapter import MISSING_NOTE, Reference
 from engine.images.portraits import Portraits
@@ -51,8 +51,26 @@ class SceneCast:
     def seeded(self, prompts: list[ScenePrompt]) -> list[ScenePrompt]:
         return [self.cast.seeded(p, s) for p, s in zip(prompts, self.scenes)]
 
+    def _made(self, member: Member) -> tuple[Path, str] | None:
+        """The member's portrait made in this run (file, digest), if it was."""
+        made = self.portraits.made.get(member.slug)
+        return (made[0], made[1]) if made is not None else None
+
     def figures(self, scene: Scene) -> tuple[Figure, ...]:
-        return tuple(Figure(m.name, m.colour, m.x) for m in self.cast.in_scene(scene))
+        """Draft art's marks of the scene's characters, each with its portrait inset (made by
+        ``reference`` before any scene picture)."""
+        return tuple(Figure(m.name, m.colour, m.x, portrait=made[0] if (made := self._made(m)) else None)
+                     for m in self.cast.in_scene(scene))
+
+    def depends(self, kind: str, scene: Scene, ref: Reference | None) -> dict[str, str]:
+        """The portraits (character name -> digest) a scene picture made as ``kind`` shows or is
+        conditioned on: recorded in its sidecar, so a storyboard can say which pictures a replaced
+        portrait makes stale."""
+        if kind == "sdxl" and ref is not None:
+            return {name: key.rsplit(":", 1)[-1] for name, key in zip(ref.names, ref.keys)}
+        if kind == "draft":
+            return {m.name: made[1] for m in self.cast.in_scene(scene) if (made := self._made(m))}
+        return {}
 
     def reference(self, scene: Scene, progress: Progress, ai: str) -> Reference | None:
         """Every character of the scene gets its portrait (the storyboard shows them); an SDXL
@@ -66,11 +84,13 @@ class SceneCast:
 
     def key(self, kind: str, scene: Scene, ref: Reference | None) -> str:
         """The cast's part of a scene picture's key: the adapter, portraits (by digest) and scale an
-        SDXL scene is conditioned on; the figures draft art marks."""
+        SDXL scene is conditioned on; the figures draft art marks and the portraits inset in them."""
         if kind == "sdxl" and ref is not None and self.sdxl is not None and self.sdxl.ip_adapter is not None:
             return f"ipa:{self.sdxl.ip_adapter.folder.name}:{','.join(ref.keys)}:{ref.scale:g}"
-        if kind == "draft":
-            return ",".join(f"{m.name}@{m.slot}/{m.total}" for m in self.cast.in_scene(scene))
+        if kind == "draft":  # the figures, and the portraits inset in them (by digest)
+            return ",".join(
+                f"{m.name}@{m.slot}/{m.total}" + (f"#{made[1]}" if (made := self._made(m)) else "")
+                for m in self.cast.in_scene(scene))
         return ""
 
     def made(self, kind: str, scene_no: int, ref: Reference | None, progress: Progress) -> Reference | None:

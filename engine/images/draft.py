@@ -5,13 +5,15 @@ the real thing. Everything is drawn at quarter size with numpy/OpenCV and upscal
 
 Characters of the job's cast (engine.images.cast) are marked the same way in every scene they are
 in: each stands at its own place across the frame, its silhouette rimmed in its own colour, with a
-name tag in that colour above its head (drawn after the style's treatment, so it survives noir
-and pixel art) — the storyboard shows who is where."""
+name tag in that colour above its head and, above the tag, a small inset of its reference portrait
+framed in that colour (drawn after the style's treatment, so they survive noir and pixel art) —
+the storyboard shows who is where, and a replaced portrait shows in every scene of its character."""
 
 from __future__ import annotations
 
 import textwrap
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Final, Mapping, Sequence
 
 import cv2
@@ -28,11 +30,13 @@ Array = np.ndarray
 
 @dataclass(frozen=True)
 class Figure:
-    """A cast member in draft art: its name tag, colour and place across the frame (0..1)."""
+    """A cast member in draft art: its name tag, colour and place across the frame (0..1), and its
+    reference portrait (engine/images/portraits.py), inset above the tag when there is one."""
 
     name: str
     colour: tuple[int, int, int]
     x: float
+    portrait: Path | None = None
 
 
 #: A cast member's figure height, as a share of the image height (the same in every scene).
@@ -349,17 +353,36 @@ def _banner(image: Image.Image, title: str, caption: str) -> Image.Image:
     return image
 
 
+def _inset(portrait: Path, side: int) -> Image.Image | None:
+    """The portrait as a ``side`` square (None when it cannot be read: the tag still marks it)."""
+    try:
+        with Image.open(portrait) as im:
+            return im.convert("RGB").resize((side, side), Image.Resampling.LANCZOS)
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
+
+
 def _name_tags(image: Image.Image, cast: Sequence[Figure], horizon: float) -> Image.Image:
-    """Each cast figure's name on a tag in its colour above its head, and a bar of that colour at
-    its feet."""
+    """Each cast figure's name on a tag in its colour above its head, its portrait inset above the
+    tag in a frame of that colour, and a bar of that colour at its feet."""
     w, h = image.size
     draw = ImageDraw.Draw(image, "RGBA")
     small = font(max(10, h // 32))
     pad = max(2, h // 200)
+    side = max(12, min(w, h) // 7)
     for f, px, py, ph in _figure_boxes(cast, w, h, horizon):
         box = draw.textbbox((0, 0), f.name, font=small)
         tw, th = box[2] - box[0], box[3] - box[1]
         top = max(pad, py - ph - th - 4 * pad)
+        face = _inset(f.portrait, side) if f.portrait is not None else None
+        if face is not None:
+            frame = max(2, side // 24)
+            y0 = int(max(frame, top - pad - frame - side))
+            x0 = min(max(frame, px - side // 2), w - side - frame)
+            draw.rectangle((x0 - frame, y0 - frame, x0 + side + frame - 1, y0 + side + frame - 1),
+                           fill=(*f.colour, 255))
+            image.paste(face, (x0, y0))
+            top = max(top, y0 + side + frame + pad)
         light = sum(f.colour) > 450
         draw.rectangle((px - tw // 2 - 2 * pad, top - pad, px + tw // 2 + 2 * pad, top + th + 2 * pad),
                        fill=(*f.colour, 255))

@@ -233,7 +233,8 @@ class ImageRouter:
                     )
                     origin = None
                 ref = cast.made(kind, i + 1, ref, progress)
-                meta = {"source": kind, "seed": sp.seed, "prompt": sp.prompt, "origin": str(origin or "")}
+                meta = {"source": kind, "seed": sp.seed, "prompt": sp.prompt, "origin": str(origin or ""),
+                        "portraits": cast.depends(kind, scene, ref)}
                 made_key = self._key(kind, origin, sp, style.name, size, cast.key(kind, scene, ref))
                 artifacts.record(dest, made_key, meta)
                 records.append(
