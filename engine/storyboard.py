@@ -157,22 +157,22 @@ def paint(spec: JobSpec, folder: Path, backends: Backends, index: int, *, report
     return {"image": pictures[index].to_dict()}
 
 
-def rewrite(spec: JobSpec, folder: Path, backends: Backends, index: int, attempt: int, *, report: Report,
-            note: Note, cancel: threading.Event) -> dict[str, Any]:
-    """A new narration (and image prompt) for scene ``index``, written by the script backend for
-    the same story (topic, type, characters, hook, pacing) and the same place in it, within the
-    same word budget: the writer writes the story again with another seed and the scene at that
-    place is taken. The creator's other scenes are untouched."""
+def rewrite(spec: JobSpec, folder: Path, backends: Backends, index: int, seed: int, *,
+            hint: str | None = None,
+            report: Report, note: Note, cancel: threading.Event) -> dict[str, Any]:
+    """A new narration (and image prompt) for scene ``index`` alone: the script backend rewrites
+    that scene in the story's context (title, characters, the scenes around it, the language,
+    type and pacing) within the scene's share of the word budget, following the creator's
+    ``hint`` where it can; ``seed`` picks the variant. The other scenes are untouched."""
     _check_index(spec, index)
     progress = _stage("script", 0.0, 100.0, report, note, cancel)
     progress(0.0, f"Rewriting scene {index + 1}")
-    fresh = replace(spec, script=None, seed=(spec.seed + 7919 * attempt) % (2**32))
-    wpm = backends.narration.words_per_minute(fresh)
-    written = backends.script.write(fresh, progress=progress, words_per_minute=wpm)
-    if len(written.scenes) <= index:
-        raise ModelFailed(f"The script writer wrote {len(written.scenes)} scenes; scene {index + 1} is "
-                          "beyond them — try again")
-    scene = written.scenes[index]
+    script = read_script(spec)
+    wpm = backends.narration.words_per_minute(spec)
+    scene = backends.script.rewrite_scene(script, index, spec, hint=hint, seed=seed, progress=progress,
+                                          words_per_minute=wpm)
+    if not scene.narration.strip():
+        raise ModelFailed(f"The script writer returned no narration for scene {index + 1}; try again.")
     note(f"Scene {index + 1} rewritten by {backends.script.name}")
     progress(1.0, f"Scene {index + 1} rewritten")
     return {"narration": scene.narration, "image_prompt": scene.image_prompt}
