@@ -95,8 +95,11 @@ def scene_durations(natural: Sequence[float], target_seconds: float,
 
 
 def scene_weights(texts: Sequence[str]) -> list[float]:
-    """Words per scene (at least one), the share each scene gets of the requested length."""
-    return [float(max(1, len(t.split()))) for t in texts]
+    """Words per scene (characters in Chinese/Japanese; at least one), the share each scene gets
+    of the requested length."""
+    from engine.script.speakable import word_count
+
+    return [float(max(1, word_count(t))) for t in texts]
 
 
 def _captions(scenes: Sequence[SceneAudio], starts: Sequence[float],

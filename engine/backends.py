@@ -122,18 +122,33 @@ def choose_backends(
     installed = find_installed(models_dir)
 
     llm = pick(installed, "llm") if script != "draft" else None
+    llms = [m for m in installed if m.kind == "llm"] if llm is not None else []
     sdxl_model = pick(installed, "sdxl") if images != "draft" else None
     adapter_model = pick(installed, "ip_adapter") if sdxl_model is not None else None
     tts_models = [m for m in installed if m.kind == "tts"] if narration != "embedded" else []
-    real = [m for m in (llm, sdxl_model, adapter_model, *tts_models) if m is not None]
+    # with several GGUFs one is warm at a time (engine.script_choice): the largest must fit
+    biggest_llm = max(llms, key=vram_estimate) if llms else None
+    real = [m for m in (biggest_llm, sdxl_model, adapter_model, *tts_models) if m is not None]
     keep_warm, memory_note = resolve_keep_warm(keep_warm, real, device)
 
     if script == "llama" and llm is None:
         raise ModelMissing(
             f"No GGUF language model in {models_dir / 'llm'} — run python scripts/download_models.py --llm"
         )
-    if llm is not None:
-        writer: Any = LlamaWriter.from_settings(llm.path, llm.settings, keep_loaded=keep_warm)
+    if len(llms) > 1:  # the GGUF that writes each job's language best (engine.script_choice)
+        from engine.script_choice import LanguageWriter
+
+        writer: Any = LanguageWriter(
+            llms, lambda m: LlamaWriter.from_settings(m.path, m.settings, keep_loaded=keep_warm),
+            keep_loaded=keep_warm)
+        plan: dict[str, list[str]] = {}
+        for code, name in writer.plan().items():
+            plan.setdefault(name, []).append(code)
+        script_choice = StageChoice(
+            "script", writer.name + " (" + "; ".join(f"{n}: {', '.join(c)}" for n, c in plan.items()) + ")",
+            True, ", ".join(str(m.path) for m in llms), None)
+    elif llm is not None:
+        writer = LlamaWriter.from_settings(llm.path, llm.settings, keep_loaded=keep_warm)
         script_choice = StageChoice("script", writer.name, True, str(llm.path), None)
     else:
         writer = DraftWriter()

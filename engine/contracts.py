@@ -7,7 +7,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from engine.languages import length_text
 from engine.progress import StageProgress, SubProgress
+from engine.script.speakable import word_count
 from engine.spec import Character, JobSpec
 
 Progress = StageProgress | SubProgress
@@ -30,7 +32,14 @@ class Script:
 
     @property
     def word_count(self) -> int:
-        return sum(len(s.narration.split()) for s in self.scenes)
+        """The narration's length in its language's units: words, and each Chinese character or
+        Japanese kana/kanji as one (engine.script.speakable.word_count, the one count every writer,
+        budget and message uses; engine.languages.Language.unit names the unit)."""
+        return sum(word_count(s.narration) for s in self.scenes)
+
+    def length_text(self, language: str) -> str:
+        """The length as a creator reads it: "120 words", or "480 characters" for Chinese."""
+        return length_text(self.word_count, language)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -59,6 +59,11 @@ class Language:
     def joiner(self) -> str:
         return " " if self.spaced else ""
 
+    @property
+    def unit_name(self) -> str:
+        """What a length in this language counts, in the plural ("words", "characters")."""
+        return "words" if self.spaced else "characters"
+
     def to_dict(self) -> dict[str, object]:
         return {"code": self.code, "name": self.name, "native": self.native, "script": self.script,
                 "direction": self.direction, "unit": self.unit, "per_minute": self.per_minute}
@@ -141,3 +146,11 @@ def language(code: str | None) -> Language:
     if found is None:
         raise BadInput(f"language {code!r} is not supported; use one of: {', '.join(CODES)}")
     return LANGUAGES[found]
+
+
+def length_text(count: int, code: str | None) -> str:
+    """A narration length as a creator reads it in messages: "120 words", "480 characters" (the
+    count is engine.script.speakable.word_count's)."""
+    found = normalize_code(code)
+    unit = LANGUAGES[found].unit_name if found is not None else "words"
+    return f"{count} {unit[:-1] if count == 1 else unit}"

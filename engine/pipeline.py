@@ -155,5 +155,5 @@ def _write_script(spec: JobSpec, workdir: Path, backends: Backends, progress: St
             "try again, or pick a different model in models/llm/."
         )
     write_json(path, script.to_dict())
-    progress(1.0, f"Script ready: {len(script.scenes)} scenes, {script.word_count} words")
+    progress(1.0, f"Script ready: {len(script.scenes)} scenes, {script.length_text(spec.language)}")
     return script

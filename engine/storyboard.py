@@ -29,6 +29,7 @@ from engine.images.prompts import scene_seed
 from engine.pipeline import Backends
 from engine.progress import StageProgress
 from engine.script.own import OwnScriptWriter
+from engine.script.speakable import word_count
 from engine.spec import Character, JobSpec, OwnScript, ScriptScene
 
 logger = logging.getLogger(__name__)
@@ -138,7 +139,7 @@ def draft(spec: JobSpec, folder: Path, backends: Backends, *, images: bool, repo
         for i, s in enumerate(written.scenes))
     board = replace(with_scenes(spec, scenes, written.title),
                     characters=_with_images(written.characters, spec))
-    progress(1.0, f"Script ready: {len(scenes)} scenes, {written.word_count} words")
+    progress(1.0, f"Script ready: {len(scenes)} scenes, {written.length_text(spec.language)}")
     pictures: dict[int, SceneImage] = {}
     if images:
         pictures = _paint(board, folder, backends, _stage("images", split, 100.0, report, note, cancel), None)
@@ -188,7 +189,7 @@ def seconds(spec: JobSpec, backends: Backends) -> list[float]:
         except (BadInput, ValueError, KeyError) as exc:
             logger.info("no length prediction (%s)", exc)
     wpm = backends.narration.words_per_minute(spec) or 150.0
-    return [round(60.0 * len(t.split()) / wpm, 1) for t in texts]
+    return [round(60.0 * word_count(t) / wpm, 1) for t in texts]  # characters in Chinese/Japanese
 
 
 def _with_images(written: tuple[Character, ...], spec: JobSpec) -> tuple[Character, ...]:

@@ -161,15 +161,35 @@ def installed_voices(config: Config) -> dict[str, Path]:
     return {m.name: m.path for m in find_installed(config.models_dir) if m.kind == "tts"}
 
 
-def check_language(code: str, config: Config) -> None:
-    """A language no installed voice speaks is a 400 naming what to download (never a job that
-    fails at its narration)."""
-    from engine.narration.voice_packs import require_language
+def installed_writer(config: Config) -> bool:
+    """A GGUF language model will write scripts (not forced to the draft writer)."""
+    from engine.models import find_installed
 
-    try:
-        require_language(code, installed_voices(config))
-    except BadInput as exc:
-        raise RequestInvalid("language", exc.message) from None
+    if config.script_backend == "draft":
+        return False
+    return any(m.kind == "llm" for m in find_installed(config.models_dir))
+
+
+def check_language(spec: JobSpec | str, config: Config) -> None:
+    """A language no installed backend serves is a 400 naming what to download (never a job that
+    fails at its narration, or one narrated in Spanish from an English draft): a voice that speaks
+    it, and a language model that writes it unless the request has its own ``script``. Pass the
+    spec; a bare language code (the older call) checks the voice alone."""
+    from engine.narration.voice_packs import require_language, require_writer
+
+    code = spec if isinstance(spec, str) else spec.language
+    checks = [lambda: require_language(code, installed_voices(config))]
+    if not isinstance(spec, str):
+        own = spec.script is not None
+        checks.append(lambda: require_writer(code, own_script=own, language_model=installed_writer(config)))
+    problems = []
+    for check in checks:
+        try:
+            check()
+        except BadInput as exc:
+            problems.append(exc.message)
+    if problems:
+        raise RequestInvalid("language", "; ".join(problems))
 
 
 async def generate_video(request: web.Request) -> web.Response:
@@ -179,7 +199,7 @@ async def generate_video(request: web.Request) -> web.Response:
 
     def accept() -> JobSpec:
         spec = parse_video_request(body, check_path=check)
-        check_language(spec.language, config)
+        check_language(spec, config)
         return spec
 
     spec = await asyncio.get_running_loop().run_in_executor(None, accept)

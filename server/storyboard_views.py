@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from engine.languages import language
+from engine.script.speakable import word_count
 from engine.spec import JobSpec
 from server.storyboards import Board
 
@@ -51,7 +53,7 @@ class ViewMaker:
         try:
             return round(float(self._voice().seconds_for(text, spec)), 1)
         except Exception:  # an estimate only: never fail a view for it
-            return round(len(text.split()) / 2.5, 1)
+            return round(60.0 * word_count(text) / language(spec.language).per_minute, 1)
 
 
 views_key = web.AppKey("storyboard_views", ViewMaker)
@@ -167,7 +169,7 @@ def board_view(board: Board, maker: ViewMaker, *, brief: bool = False, folder: P
     for i, (uid, scene) in enumerate(zip(board.uids, board.scenes)):
         record = board.images.get(uid)
         read = script.scenes[i] if script is not None else None
-        words = len(read.narration.split()) if read is not None else len(scene.narration.split())
+        words = word_count(read.narration if read is not None else scene.narration)  # or characters
         entry: dict[str, Any] = {
             "index": i + 1,
             "id": uid,

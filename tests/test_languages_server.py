@@ -42,8 +42,9 @@ async def test_a_language_with_an_installed_voice_is_accepted(aiohttp_client: An
 
     build_random_vits(Path(config.models_dir) / "tts" / "coqui-es-css10-vits", ("css10",))
     client = await aiohttp_client(create_app(config))
+    # an own script: no language model needed (tests/test_languages_gaps.py has the one without)
     resp = await client.post("/api/generate-video", json={"topic": "el faro", "language": "es",
-                                                          "duration": 0.25, "num_scenes": 1})
+                                                          "script": "El faro estaba apagado."})
     assert resp.status == 200, await resp.text()
     options = await (await client.get("/api/options")).json()
     es = next(v for v in options["language"] if v["value"] == "es")

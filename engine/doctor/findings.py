@@ -129,6 +129,15 @@ def tool_findings(facts: Facts, tts: Sequence[InstalledModel]) -> list[Finding]:
         fix = "brew install espeak-ng" if facts.platform == "darwin" else "sudo apt-get install espeak-ng"
         out.append(Finding("error", "espeak-ng", f"{', '.join(espeak_voices)} phonemize through espeak-ng, "
                            "which is not installed: those voices cannot speak", fix, 4))
+    xtts = [m.name for m in tts if m.settings.get("engine") == "coqui-xtts"]
+    if xtts and facts.xtts_missing:
+        from engine.languages import LANGUAGES
+        from engine.narration.voice_packs import XTTS_EXTRA
+
+        names = " and ".join(LANGUAGES[c].name for c in facts.xtts_missing)
+        out.append(Finding("info", "xtts", f"{xtts[0]} cannot read {names}: the packages coqui-tts "
+                           "romanises them with are not installed (those languages are refused)",
+                           XTTS_EXTRA, 61))
     return out
 
 

@@ -101,5 +101,7 @@ def gather(folders: Mapping[str, Path], *, quick: bool, want_llama: bool = True)
         device = device_info()
     ffmpeg, ffmpeg_error = find_ffmpeg()
     nvenc = nvenc_usable(ffmpeg) if ffmpeg is not None and not quick else None
+    from engine.narration.voice_packs import xtts_needs_missing
+
     return Facts(gpus, llama, cuda, device, ffmpeg, ffmpeg_error, nvenc, espeak(), disk_free(folders),
-                 sys.platform)
+                 sys.platform, xtts_needs_missing())

@@ -84,6 +84,8 @@ class Facts:
     espeak: str | None
     disks: tuple[DiskRow, ...]
     platform: str  # sys.platform
+    #: languages XTTS v2 cannot read for a missing package (engine.narration.voice_packs.XTTS_NEEDS)
+    xtts_missing: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,14 @@ _LLAMA_WEAK: Final = frozenset({"zh", "ja", "ko", "ar", "ru"})
 SCRIPT_MODEL_FIX: Final = f"{DOWNLOAD} --model qwen2.5-7b-instruct-q4_k_m"
 #: What XTTS needs besides its weights to read a language (module, pip packages): coqui-tts
 #: romanises Chinese with pypinyin and Japanese with cutlet, which it does not install itself.
+#: setup.cfg's ``xtts-cjk`` extra installs them all (XTTS_EXTRA).
 XTTS_NEEDS: Final = {"zh": ("pypinyin", "pypinyin"), "ja": ("cutlet", "cutlet fugashi[unidic-lite]")}
+XTTS_EXTRA: Final = 'pip install -e ".[xtts-cjk]"'
+
+
+def xtts_needs_missing() -> tuple[str, ...]:
+    """The XTTS_NEEDS languages XTTS cannot read here for a missing package (for the doctor)."""
+    return tuple(code for code, (module, _) in XTTS_NEEDS.items() if importlib.util.find_spec(module) is None)
 
 
 @dataclass(frozen=True)
@@ -143,7 +150,7 @@ def support(code: str, tts_models: Mapping[str, Path]) -> LanguageSupport:
         notes.append(f"{XTTS_FIX}: XTTS v2, {LICENCES[XTTS_V2]}")
     if lang.xtts is not None and (pip := xtts_missing(lang.xtts)) is not None:
         install.append(pip)
-        notes.append(f"{pip}: what XTTS v2 needs to read {lang.name}")
+        notes.append(f"{pip}: what XTTS v2 needs to read {lang.name} (in a checkout: {XTTS_EXTRA})")
     if lang.code in _LLAMA_WEAK:
         notes.append(f"script: the Llama models write {lang.name} poorly; {SCRIPT_MODEL_FIX} writes it well")
     ids = [v.id for v in here] + (["(every catalog voice, on the embedded Piper voice)"] if lang.code == "en"
@@ -169,3 +176,21 @@ def require_language(code: str | None, tts_models: Mapping[str, Path]) -> Langua
         raise BadInput(f"No installed voice speaks {lang.name} ({lang.code}) — run {how}, then try again"
                        + extra)
     return lang
+
+
+def script_fix(code: str) -> str:
+    """The download that gives a language model writing ``code`` well (Qwen2.5 for the languages
+    the catalog's Llama GGUFs write poorly, the profile's Llama for the rest)."""
+    return SCRIPT_MODEL_FIX if language(code).code in _LLAMA_WEAK else f"{DOWNLOAD} --llm"
+
+
+def require_writer(code: str | None, *, own_script: bool, language_model: bool) -> Language:
+    """The edge's check of the script stage: a story in another language than English needs a
+    language model to write it (the draft writer writes English only), or the creator's own
+    ``script``. BadInput (400) naming the download otherwise."""
+    lang = language(code)
+    if lang.code == "en" or own_script or language_model:
+        return lang
+    raise BadInput(f"No installed language model writes {lang.name} ({lang.code}), and the draft writer "
+                   f"writes English only — run `{script_fix(lang.code)}`, or send your own `script` "
+                   f"in {lang.name}, then try again")

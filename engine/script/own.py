@@ -15,11 +15,12 @@ from typing import Any, Final
 
 from engine.contracts import Progress, Scene, Script
 from engine.errors import BadInput
+from engine.languages import language
 from engine.script.draft import kit_for, phase_at
 from engine.script.draft_kit import FRAMINGS, PHASES, title_case, topic_phrase
 from engine.script.finish import DraftScene, merge_sheet, present_in
 from engine.script.names import mentions
-from engine.script.speakable import speakable
+from engine.script.speakable import speakable, word_count
 from engine.script.visuals import visual_prompt, with_looks
 from engine.spec import JobSpec, OwnScript, ScriptScene
 
@@ -71,14 +72,15 @@ def parse_script(value: Any) -> OwnScript:
 def with_own_script(spec: JobSpec, own: OwnScript, *, duration_given: bool) -> JobSpec:
     """``spec`` with the creator's script: as many scenes as it has (a note when the request
     asked for another number), and, unless the request said how long, a length that fits its
-    words at an ordinary pace (150 words a minute) rather than long holds on each picture."""
+    words at the language's ordinary pace (150 words a minute in English; characters in Chinese
+    and Japanese) rather than long holds on each picture."""
     notes = list(spec.notes)
     if spec.num_scenes != len(own.scenes):
         notes.append(f"num_scenes follows your script: {len(own.scenes)} scenes")
     minutes = spec.duration_minutes
-    if not duration_given:
-        words = sum(len(s.narration.split()) for s in own.scenes)
-        minutes = round(max(0.1, words / 150.0), 2)
+    if not duration_given:  # words (characters in Chinese/Japanese) at the language's ordinary pace
+        units = sum(word_count(s.narration) for s in own.scenes)
+        minutes = round(max(0.1, units / language(spec.language).per_minute), 2)
     return replace(spec, script=own, num_scenes=len(own.scenes), duration_minutes=minutes, notes=tuple(notes))
 
 
@@ -126,6 +128,7 @@ class OwnScriptWriter:
             scenes.append(Scene(narration, prompt, tuple(c.name for c in present)))
         title = speakable(own.title.strip() or title_case(spec.topic)).rstrip(".") or "Untitled story"
         script = Script(title, tuple(scenes), sheet, NAME)
-        progress.note(f"Script: your own ({n} scenes, {script.word_count} words); no language model used")
-        progress(1.0, f"Script ready: {n} scenes, {script.word_count} words")
+        length = script.length_text(spec.language)
+        progress.note(f"Script: your own ({n} scenes, {length}); no language model used")
+        progress(1.0, f"Script ready: {n} scenes, {length}")
         return script
