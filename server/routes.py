@@ -170,20 +170,16 @@ def installed_writer(config: Config) -> bool:
     return any(m.kind == "llm" for m in find_installed(config.models_dir))
 
 
-def check_language(spec: JobSpec | str, config: Config) -> None:
+def check_language(spec: JobSpec, config: Config) -> None:
     """A language no installed backend serves is a 400 naming what to download (never a job that
     fails at its narration, or one narrated in Spanish from an English draft): a voice that speaks
-    it, and a language model that writes it unless the request has its own ``script``. Pass the
-    spec; a bare language code (the older call) checks the voice alone."""
+    it, and a language model that writes it unless the request has its own ``script``."""
     from engine.narration.voice_packs import require_language, require_writer
 
-    code = spec if isinstance(spec, str) else spec.language
-    checks = [lambda: require_language(code, installed_voices(config))]
-    if not isinstance(spec, str):
-        own = spec.script is not None
-        checks.append(lambda: require_writer(code, own_script=own, language_model=installed_writer(config)))
+    code, own = spec.language, spec.script is not None
     problems = []
-    for check in checks:
+    for check in (lambda: require_language(code, installed_voices(config)),
+                  lambda: require_writer(code, own_script=own, language_model=installed_writer(config))):
         try:
             check()
         except BadInput as exc:
