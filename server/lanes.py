@@ -296,6 +296,8 @@ class Lane:
             self._store.finish(job.id, JobState.COMPLETE, video=str(event["video"]),
                                substatus="Video ready for download")
             log.info("%6.2fs job %s complete -> %s", seconds, job.id, event["video"])
+            if job.spec.storyboard_id and self._tasks is not None:  # what it no longer uses goes
+                self._tasks.prune(job.spec.storyboard_id)
         elif kind == "error":
             self._store.finish(job.id, JobState.ERROR, error=str(event["message"]), substatus="Failed")
             log.warning("%6.2fs job %s failed in %s: %s", seconds, job.id, event.get("stage"),

@@ -23,9 +23,12 @@ import time
 import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from engine.spec import JobSpec, OwnScript, ScriptScene
+
+if TYPE_CHECKING:
+    from engine.storyboard_prune import Pruned
 
 log = logging.getLogger(__name__)
 
@@ -145,8 +148,12 @@ def new_uid() -> str:
 
 
 class StoryboardStore:
-    def __init__(self, db_path: Path) -> None:
+    def __init__(self, db_path: Path, data_dir: Path | None = None) -> None:
+        """``data_dir``: where the storyboards' folders and the job folders are (default: the
+        database's folder, as server.config lays them out)."""
         Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+        self._data_dir = Path(data_dir) if data_dir is not None else Path(db_path).parent
+        self._pruning: set[str] = set()  # storyboards being pruned: their tasks wait
         self._lock = threading.Lock()
         self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None, timeout=5.0)
         self._db.row_factory = sqlite3.Row
@@ -238,6 +245,7 @@ class StoryboardStore:
             return changed
 
         self._transaction(work)
+        self.prune(board_id)
         board = self.get(board_id)
         assert board is not None
         return board
@@ -289,8 +297,10 @@ class StoryboardStore:
     def claim_task(self) -> Task | None:
         """The oldest queued task, now running, with its storyboard as it is now."""
         def work() -> Task | None:
+            waiting = sorted(self._pruning)  # a storyboard being pruned: its tasks wait
             row = self._db.execute(
-                "SELECT * FROM storyboard_tasks WHERE state = 'queued' ORDER BY seq LIMIT 1").fetchone()
+                "SELECT * FROM storyboard_tasks WHERE state = 'queued' AND storyboard_id NOT IN "
+                f"({', '.join('?' for _ in waiting)}) ORDER BY seq LIMIT 1", waiting).fetchone()
             if row is None:
                 return None
             board_row = self._db.execute("SELECT * FROM storyboards WHERE id = ?",
@@ -346,6 +356,64 @@ class StoryboardStore:
 
     def task_done(self, task: Task, result: Mapping[str, Any]) -> None:
         self._apply(task, lambda b: _result(b, task, result), finished=True)
+        self.prune(task.storyboard_id)
+
+    # -- pruning -------------------------------------------------------------------------------
+    def prune(self, board_id: str) -> Pruned | None:
+        """Remove the pictures and voices the storyboard no longer uses from its folder
+        (server/storyboard_prune.py says what it uses; engine/storyboard_prune.py removes the rest,
+        atomically per file). Called after an edit, a finished task and a finished render; does
+        nothing (None) while a task of the storyboard is queued or running, a render of it is
+        unfinished, or it is drafting; its tasks are not claimed meanwhile. Never raises."""
+        from engine.storyboard_prune import prune
+        from server.storyboard_prune import keep_for
+
+        with self._lock:
+            if board_id in self._pruning:
+                return None
+            try:
+                row = self._db.execute("SELECT * FROM storyboards WHERE id = ?", (board_id,)).fetchone()
+                task = self._db.execute("SELECT 1 FROM storyboard_tasks WHERE storyboard_id = ? LIMIT 1",
+                                        (board_id,)).fetchone()
+                board = self._board(row) if row is not None else None
+                renders = self._renders(board.renders) if board is not None else []
+            except sqlite3.Error as exc:
+                log.warning("storyboard %s: not pruned (%s)", board_id, exc)
+                return None
+            if board is None or task is not None or board.state != "ready":
+                return None
+            if any(state in ("queued", "running") for _, state, _ in renders):
+                return None
+            self._pruning.add(board_id)
+        try:
+            done = [(job_id, spec) for job_id, state, spec in renders if state == "complete" and spec]
+            latest = (done[-1][1], self._data_dir / "jobs" / done[-1][0]) if done else None
+            keep = keep_for(board, latest)
+            if keep is None:
+                return None
+            pruned = prune(storyboards_dir(self._data_dir) / board_id, keep)
+            if pruned.removed:
+                log.info("storyboard %s: pruned %d file(s) no scene uses", board_id, len(pruned.removed))
+            return pruned
+        except OSError as exc:
+            log.warning("storyboard %s: pruning stopped (%s)", board_id, exc)
+            return None
+        finally:
+            with self._lock:
+                self._pruning.discard(board_id)
+
+    def _renders(self, job_ids: tuple[str, ...]) -> list[tuple[str, str, JobSpec | None]]:
+        """The storyboard's render jobs that still exist: id, state, spec (in the order made)."""
+        if not job_ids:
+            return []
+        try:
+            rows = self._db.execute(
+                f"SELECT id, state, spec FROM jobs WHERE id IN ({', '.join('?' for _ in job_ids)})",
+                job_ids).fetchall()
+        except sqlite3.OperationalError:  # no jobs table (a store used on its own)
+            return []
+        found = {r[0]: (str(r[1]), JobSpec.from_dict(json.loads(r[2]))) for r in rows}
+        return [(j, *found[j]) for j in job_ids if j in found]
 
     def task_failed(self, task: Task, message: str) -> None:
         def change(b: Board) -> Board:
