@@ -29,6 +29,7 @@ from engine.script import llama_runtime as runtime
 from engine.script import llama_schema as shapes
 from engine.script.llama_plan import (
     CALL_WORDS,
+    INSTRUCTION_TOKENS,
     SCENE_OVERHEAD,
     SHEET_TOKENS,
     TOKENS_PER_WORD,
@@ -145,14 +146,15 @@ class LlamaWriter:
         chars = _in_chars(spec)
         lo = max(budget.low, round(0.95 * budget.target))  # the grammar's floor, above what is accepted
         schema = shapes.scene_schema(lo, budget.high, chars=chars)
+        reserve = answer_tokens(budget.high, 1) - SHEET_TOKENS + 8  # the answer's room in the context
+        n_ctx = max(REWRITE_CTX, math.ceil((INSTRUCTION_TOKENS + reserve) / 512) * 512)
         with self._lock:
             progress(0.0, f"Loading the language model {self.model_path.name}")
-            loaded = self._acquire(max(self.n_ctx or 0, REWRITE_CTX))
+            loaded = self._acquire(max(self.n_ctx or 0, min(32768, n_ctx)))
             try:
                 if loaded.note:
                     progress.note(loaded.note)
                 narrations = [s.narration for s in script.scenes]
-                reserve = answer_tokens(budget.high, 1) - SHEET_TOKENS + 8
                 allowance = REWRITE_CONTEXT_WORDS
                 while True:  # the neighbours shown shrink until the prompt and the answer fit
                     messages = prompts.rewrite_messages(story, total, script.title, script.characters,
