@@ -104,16 +104,26 @@ def _paint(spec: JobSpec, folder: Path, backends: Backends, progress: StageProgr
     for i, path in enumerate(paths):
         if only is not None and i not in only:
             continue
-        key = artifacts.publish_file(path, "images", pool_of(folder))
-        meta = artifacts.read_sidecar(path) or {}
-        if key is None:
+        picture = file_picture(path, script.scenes[i].image_prompt, pool_of(folder))
+        if picture is None:
             raise ModelFailed(f"the picture of scene {i + 1} was not made")
-        seed = meta.get("seed")
-        faces = meta.get("portraits")
-        out[i] = SceneImage(key, str(meta.get("source") or "draft"), int(seed) if seed is not None else None,
-                            script.scenes[i].image_prompt,
-                            {str(k): str(v) for k, v in faces.items()} if isinstance(faces, dict) else {})
+        out[i] = picture
     return out
+
+
+def file_picture(path: Path, prompt: str, pool: Path) -> SceneImage | None:
+    """A scene's picture made in a job folder (the images stage's ``scene_NN.png`` and its key
+    sidecar), filed in ``pool`` under its key (kept if it is there already), as the scene's
+    picture record: ``prompt`` is the scene's image_prompt it was made for. None when the file
+    does not carry its key (not made, or not intact)."""
+    key = artifacts.publish_file(path, "images", pool)
+    if key is None:
+        return None
+    meta = artifacts.read_sidecar(path) or {}
+    seed = meta.get("seed")
+    faces = meta.get("portraits")
+    return SceneImage(key, str(meta.get("source") or "draft"), int(seed) if seed is not None else None,
+                      prompt, {str(k): str(v) for k, v in faces.items()} if isinstance(faces, dict) else {})
 
 
 def draft(spec: JobSpec, folder: Path, backends: Backends, *, images: bool, report: Report, note: Note,

@@ -293,11 +293,14 @@ class Lane:
 
     def _finished(self, job: Job, kind: str, event: dict[str, Any], seconds: float) -> None:
         if kind == "done" and not self._cancel_requested(job.id):
+            board = job.spec.storyboard_id if self._tasks is not None else None
+            if board and self._tasks is not None:  # its scenes show what the render made, once complete
+                self._tasks.adopt_render(board, job.id, job.spec, self._jobs_dir / job.id)
             self._store.finish(job.id, JobState.COMPLETE, video=str(event["video"]),
                                substatus="Video ready for download")
             log.info("%6.2fs job %s complete -> %s", seconds, job.id, event["video"])
-            if job.spec.storyboard_id and self._tasks is not None:  # what it no longer uses goes
-                self._tasks.prune(job.spec.storyboard_id)
+            if board and self._tasks is not None:  # what the storyboard no longer uses goes
+                self._tasks.prune(board)
         elif kind == "error":
             self._store.finish(job.id, JobState.ERROR, error=str(event["message"]), substatus="Failed")
             log.warning("%6.2fs job %s failed in %s: %s", seconds, job.id, event.get("stage"),

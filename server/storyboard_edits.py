@@ -145,10 +145,10 @@ def edit_scene(edit: SceneEdit, uid: str, n: int, picture: dict[str, Any] | None
 
 
 def regenerate(body: Regenerate, uid: str, n: int) -> tuple[Change, dict[str, Any]]:
-    """POST .../scenes/{n}/regenerate: the scene's new prompt and seed now, and the task's payload."""
-    if body.what == "narration" and (body.prompt is not None or body.seed is not None):
-        raise RequestInvalid("prompt" if body.prompt is not None else "seed",
-                             "applies to the picture; use what: image or both")
+    """POST .../scenes/{n}/regenerate: the scene's new prompt and seed now, and the task's payload.
+    For ``narration`` the scene itself does not change until the rewrite is done: ``prompt`` is a
+    hint to the writer and ``seed`` picks the rewrite's variant (both travel in the payload, which
+    server/storyboard_worker.py reads); for ``image`` and ``both`` they are the picture's."""
     new_seed = body.seed if body.seed is not None else secrets.randbelow(MAX_SEED + 1)
     prompt = " ".join(body.prompt.split()) if body.prompt is not None else None
 
@@ -165,7 +165,10 @@ def regenerate(body: Regenerate, uid: str, n: int) -> tuple[Change, dict[str, An
         label = "Painting" if body.what == "image" else "Rewriting and painting"
         return replace(with_scenes(board, scenes), substatus=f"{label} scene {n}", progress=0.0)
 
-    return change, ({"prompt": prompt} if prompt else {})
+    payload: dict[str, Any] = {"prompt": prompt} if prompt else {}
+    if body.seed is not None:
+        payload["seed"] = body.seed
+    return change, payload
 
 
 def manual_picture(ref: str, config: Any, spec: JobSpec, folder: Path,

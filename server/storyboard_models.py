@@ -83,9 +83,16 @@ class Regenerate(RequestBody):
 
     what: What = Field(description="image: a new picture; narration: the script backend rewrites the "
                                    "scene in the story's context, within its word budget; both.")
-    prompt: Text | None = Field(default=None, min_length=1, max_length=600,
-                                description="A new image prompt for the picture.")
-    seed: StrictInt | None = Field(default=None, ge=0, le=MAX_SEED, description="The picture's seed.")
+    prompt: Text | None = Field(
+        default=None, min_length=1, max_length=600,
+        description="image and both: a new image prompt for the picture. narration: a hint to the script "
+                    "writer for the rewrite (e.g. 'make it darker'); the draft writer cannot follow one and "
+                    "says so in the details.")
+    seed: StrictInt | None = Field(
+        default=None, ge=0, le=MAX_SEED,
+        description="image and both: the picture's seed (both: the rewrite follows it too). narration: picks "
+                    "the rewrite's variant; the same seed and hint from the same scenes give the same text. "
+                    "Random when left out.")
 
 
 # -- answers ----------------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 picture, a scene's narration, or both, through engine/storyboard.py, with progress and notes as
 events and the result in a ``task_done`` event. Also the two steps a render of a storyboard adds
 around engine.pipeline.run: the storyboard's pool is named as the job's reuse pool before, and
-the job's artifacts are filed in it after (so the next render finds them)."""
+the job's artifacts are filed in it after (so the next render finds them). Once the job is done, the
+storyboard adopts the pictures it used (server/storyboard_adopt.py, run by the lane)."""
 
 from __future__ import annotations
 

@@ -358,6 +358,33 @@ class StoryboardStore:
         self._apply(task, lambda b: _result(b, task, result), finished=True)
         self.prune(task.storyboard_id)
 
+    # -- renders -------------------------------------------------------------------------------
+    def adopt_render(self, board_id: str, job_id: str, spec: JobSpec, workdir: Path) -> None:
+        """A render of the storyboard made its video (the lane's thread, before the job reads as
+        complete): the storyboard adopts the pictures it used for the scenes that did not change
+        since it was queued (server/storyboard_adopt.py). Never raises: the render is complete
+        whatever happens here."""
+        from server.storyboard_adopt import adopt, render_pictures
+
+        folder = storyboards_dir(self._data_dir) / board_id
+        try:
+            made = render_pictures(spec, workdir, folder) if folder.is_dir() else ()
+        except Exception:
+            log.exception("storyboard %s: the pictures of job %s not adopted", board_id, job_id)
+            return
+
+        def work() -> None:
+            row = self._db.execute("SELECT * FROM storyboards WHERE id = ?", (board_id,)).fetchone()
+            if row is not None:
+                self._write(adopt(self._board(row), job_id, made))
+
+        if not made:
+            return
+        try:
+            self._transaction(work)
+        except Exception:
+            log.exception("storyboard %s: the pictures of job %s not adopted", board_id, job_id)
+
     # -- pruning -------------------------------------------------------------------------------
     def prune(self, board_id: str) -> Pruned | None:
         """Remove the pictures and voices the storyboard no longer uses from its folder

@@ -4,7 +4,8 @@ processes): an own-portrait upload used across three of four scenes, rendered; t
 replaced through PATCH (another upload) and rendered again: exactly those three scenes' pictures
 are new bytes (new keys carrying the new portrait's digest), the fourth scene's picture and every
 voice are the same bytes. The storyboard shows the cast (portrait, where it came from, its
-scenes) and those three scenes as stale until the render; a bad portrait is a 400 naming it."""
+scenes) and those three scenes as stale until the render, and the render's pictures after it; a bad
+portrait is a 400 naming it."""
 
 from __future__ import annotations
 
@@ -126,6 +127,12 @@ async def test_a_replaced_portrait_repaints_exactly_its_scenes(client: Any, conf
         done = await wait_job(client, second["job_id"])
         assert done["status"] == "complete", done
         after, keys_after = artifacts(config, second["job_id"]), _sidecars(config, second["job_id"])
+        # the storyboard adopted the render's pictures: Mara's scenes show the new portrait, none stale
+        board = await (await client.get(base)).json()
+        assert not any(s["image_stale"] for s in board["scenes"]), board["scenes"]
+        for n in range(1, 5):
+            shown = await (await client.get(board["scenes"][n - 1]["image_url"])).read()
+            assert shown == after[f"images/scene_{n:02d}.png"], n
 
     # exactly Mara's scenes were painted again, with the new portrait; scene 3 and every voice kept
     assert set(after) == set(before)
