@@ -8,7 +8,7 @@ import os
 import re
 import shutil
 import stat
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Awaitable, TypeVar
 
@@ -170,10 +170,12 @@ def installed_writer(config: Config) -> bool:
     return any(m.kind == "llm" for m in find_installed(config.models_dir))
 
 
-def check_language(spec: JobSpec, config: Config) -> None:
+def check_language(spec: JobSpec, config: Config) -> JobSpec:
     """A language no installed backend serves is a 400 naming what to download (never a job that
     fails at its narration, or one narrated in Spanish from an English draft): a voice that speaks
-    it, and a language model that writes it unless the request has its own ``script``."""
+    it, and a language model that writes it unless the request has its own ``script``. A language
+    the installed GGUFs are not known to write well is accepted with a note in the job's details
+    naming the download that writes it well."""
     from engine.narration.voice_packs import require_language, require_writer
 
     code, own = spec.language, spec.script is not None
@@ -186,6 +188,29 @@ def check_language(spec: JobSpec, config: Config) -> None:
             problems.append(exc.message)
     if problems:
         raise RequestInvalid("language", "; ".join(problems))
+    weak = None if own or config.script_backend == "draft" else weak_writer_note(code, config)
+    return replace(spec, notes=(*spec.notes, weak)) if weak else spec
+
+
+def weak_writer_note(code: str, config: Config) -> str | None:
+    """A sentence when none of the installed GGUFs is known to write ``code`` well."""
+    from engine.languages import language
+    from engine.models import find_installed
+    from engine.narration.voice_packs import SCRIPT_MODEL_FIX, script_fix
+    from engine.script_choice import GOOD, choose, fit
+
+    llms = [m for m in find_installed(config.models_dir) if m.kind == "llm"]
+    if code == "en" or not llms:
+        return None
+    model, _ = choose(llms, code)
+    best = fit(model, code)
+    if best.score >= GOOD:
+        return None
+    name = language(code).name
+    note = f"Script: {model.path.name} is not known to write {name} well"
+    if script_fix(code) == SCRIPT_MODEL_FIX and best.family != "Qwen":  # one that does is in the catalog
+        note += f"; for a better {name} script run `{SCRIPT_MODEL_FIX}`"
+    return note
 
 
 async def generate_video(request: web.Request) -> web.Response:
@@ -194,9 +219,7 @@ async def generate_video(request: web.Request) -> web.Response:
     check = path_checker(config.manual_roots, config.upload_dir)
 
     def accept() -> JobSpec:
-        spec = parse_video_request(body, check_path=check)
-        check_language(spec, config)
-        return spec
+        return check_language(parse_video_request(body, check_path=check), config)
 
     spec = await asyncio.get_running_loop().run_in_executor(None, accept)
     job = request.app[services_key].runner.submit(spec)

@@ -130,7 +130,7 @@ async def create_storyboard(request: web.Request) -> web.Response:
     def parse() -> tuple[Any, bool]:
         model = _validate(StoryboardRequest, body)
         spec = model.to_spec(check_path=check)
-        check_language(spec, config)  # a 400 now, not a storyboard that fails at its render
+        spec = check_language(spec, config)  # a 400 now, not a storyboard that fails at its render
         return spec, model.images
 
     spec, images = await off_loop(parse)

@@ -276,3 +276,37 @@ def test_the_doctor_and_options_name_the_xtts_cjk_extra(
     row = voice_packs.support("zh", {})  # /api/options: the command, and the extra in a checkout
     assert "pip install pypinyin" in row.install
     assert any('pip install -e ".[xtts-cjk]"' in n for n in row.notes)
+
+
+async def test_a_language_the_installed_gguf_writes_poorly_is_accepted_with_a_note(
+        aiohttp_client: Any, config: Config) -> None:
+    from server.app import create_app
+
+    build_random_vits(Path(config.models_dir) / "tts" / "coqui-nl-css10-vits", ("css10",))
+    _fake_llms(Path(config.models_dir), {LLAMA: 64})
+    client = await aiohttp_client(create_app(config))
+    made = []
+    for path, body, field in (("/api/generate-video", {}, "job_id"),
+                              ("/api/storyboards", {"images": False}, "storyboard_id")):
+        resp = await client.post(path, json={"topic": "de vuurtoren", "language": "nl", **body})
+        assert resp.status in (200, 202), await resp.text()
+        made.append((await resp.json())[field])
+    job = await (await client.get(f"/api/jobs/{made[0]}")).json()
+    board = await (await client.get(f"/api/storyboards/{made[1]}")).json()
+    for details in (job["details"], board["details"]):
+        assert f"Script: {LLAMA} is not known to write Dutch well" in details, details
+    resp = await client.post("/api/generate-video", json={"topic": "the lighthouse"})
+    job = await (await client.get(f"/api/jobs/{(await resp.json())['job_id']}")).json()
+    assert not any("is not known to write" in line for line in job["details"])
+
+
+def test_the_note_names_the_gguf_that_writes_the_language_well(config: Config) -> None:
+    from server.routes import weak_writer_note
+
+    _fake_llms(Path(config.models_dir), {LLAMA: 64})
+    note = weak_writer_note("ru", config)
+    assert note is not None and "not known to write Russian well" in note
+    assert "download_models.py --model qwen2.5-7b-instruct-q4_k_m" in note
+    assert weak_writer_note("es", config) is None  # Llama 3 writes Spanish well
+    (Path(config.models_dir) / "llm" / QWEN).write_bytes(b"GGUF" + bytes(128))
+    assert weak_writer_note("ru", config) is None  # now Qwen writes it
