@@ -25,13 +25,12 @@ from typing import IO, Any, Callable
 
 from server.jobs import CANCELLED_MESSAGE, Job, JobState, JobStore
 from server.storyboards import StoryboardStore
-from server.workerproto import MAX_ATTEMPTS, BackendSummary, LaneSpec, describe_death
+from server.workerproto import (CANCEL_GRACE, MAX_ATTEMPTS, TICK, BackendSummary, LaneSpec,
+                                WorkerLost, command_events, describe_death)
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]
 
-TICK = 0.25  # seconds between checks while a job runs
-CANCEL_GRACE = 10.0  # seconds a worker gets to stop a cancelled job before it is killed
 BOOT_TIMEOUT = 300.0  # seconds to choose backends (imports only; models load per stage)
 MAX_BACKOFF = 30.0
 
@@ -226,43 +225,24 @@ class Lane:
         worker.send(cmd="run", job_id=job.id, spec=job.spec.to_dict(), workdir=str(workdir),
                     videos_dir=str(self._videos_dir))
         stage = job.stage or "script"
-        heard = time.monotonic()
-        cancel_sent: float | None = None
         started = time.perf_counter()
-        while True:
-            if cancel_sent is None and (self._stopping.is_set() or self._cancel_requested(job.id)):
-                worker.send(cmd="cancel", job_id=job.id)
-                cancel_sent = time.monotonic()
-            try:
-                event = worker.events.get(timeout=TICK)
-            except queue.Empty:
-                quiet = time.monotonic() - heard
-                if cancel_sent is not None and time.monotonic() - cancel_sent > CANCEL_GRACE:
-                    self._lost_worker(job, stage, "did not stop in time after a cancel")
+        try:
+            for event in command_events(worker, job.id, stall_seconds=self._stall, cancel=lambda: (
+                    self._stopping.is_set() or self._cancel_requested(job.id))):
+                kind = event.get("event")
+                if kind == "progress":
+                    stage = str(event["stage"])
+                    self._store.progress(job.id, stage, float(event["percent"]), str(event["message"]))
+                elif kind == "note":
+                    self._store.note(job.id, str(event["line"]))
+                elif kind == "stage_done":
+                    self._store.stage_time(job.id, str(event["stage"]), float(event["seconds"]))
+                elif kind in ("done", "error", "cancelled"):
+                    self._deaths = 0
+                    self._finished(job, kind, event, time.perf_counter() - started)
                     return
-                if quiet > self._stall:
-                    worker.kill()
-                    self._lost_worker(job, stage, describe_death(None, stalled_for=quiet))
-                    return
-                continue
-            heard = time.monotonic()
-            if event is None:
-                self._lost_worker(job, stage, describe_death(worker.returncode()))
-                return
-            kind = event.get("event")
-            if kind == "heartbeat" or event.get("job_id") != job.id:
-                continue
-            if kind == "progress":
-                stage = str(event["stage"])
-                self._store.progress(job.id, stage, float(event["percent"]), str(event["message"]))
-            elif kind == "note":
-                self._store.note(job.id, str(event["line"]))
-            elif kind == "stage_done":
-                self._store.stage_time(job.id, str(event["stage"]), float(event["seconds"]))
-            elif kind in ("done", "error", "cancelled"):
-                self._deaths = 0
-                self._finished(job, kind, event, time.perf_counter() - started)
-                return
+        except WorkerLost as lost:
+            self._lost_worker(job, stage, lost.reason)
 
     def _storyboard_task(self) -> bool:
         """Run a queued storyboard task, if there is one (before video jobs: a creator waits on it)."""

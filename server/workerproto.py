@@ -1,5 +1,6 @@
 """What the server and a lane's worker process say to each other, and how a worker's end is put
-into words. No engine imports: the server process stays free of model libraries.
+into words, and how a lane watches one command's events. Of the engine only engine.errors (no
+model libraries): the server process stays free of them.
 
 The worker (``python -m server.worker CONFIG_JSON``) reads one JSON command per line on stdin —
 ``{"cmd": "run", "job_id", "spec", "workdir", "videos_dir"}``, ``{"cmd": "cancel", "job_id"}``,
@@ -12,9 +13,11 @@ for each job. Closing its stdin tells it the server is gone: it stops what it is
 from __future__ import annotations
 
 import json
+import queue
+import time
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Iterator, Mapping, Protocol
 
 from engine.errors import signal_death
 
@@ -98,3 +101,58 @@ def describe_death(returncode: int | None, *, stalled_for: float | None = None) 
     if by_signal is not None:
         return by_signal
     return f"exited unexpectedly (exit code {returncode})"
+
+
+TICK = 0.25  # seconds between checks while a command runs
+CANCEL_GRACE = 10.0  # seconds a worker gets to stop a cancelled command before it is killed
+
+
+class Worker(Protocol):
+    """What watching needs of a lane's worker (server.lanes.WorkerProcess)."""
+
+    events: "queue.Queue[dict[str, Any] | None]"
+
+    def send(self, **command: Any) -> None: ...
+
+    def kill(self) -> int | None: ...
+
+    def returncode(self) -> int | None: ...
+
+
+class WorkerLost(Exception):
+    """The worker died, went quiet or ignored a cancel while running a command; ``reason`` ends
+    the sentence "the worker …". A worker that went quiet or ignored the cancel has been killed."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def command_events(worker: Worker, command_id: str, *, cancel: Callable[[], bool],
+                   stall_seconds: float) -> Iterator[dict[str, Any]]:
+    """The events of the command ``command_id`` already sent to ``worker`` (heartbeats and other
+    commands' events left out), until the caller stops reading. Sends one cancel once ``cancel()``
+    says so; raises WorkerLost when the worker dies, sends nothing for ``stall_seconds``, or has
+    not stopped CANCEL_GRACE seconds after the cancel."""
+    heard = time.monotonic()
+    cancel_sent: float | None = None
+    while True:
+        if cancel_sent is None and cancel():
+            worker.send(cmd="cancel", job_id=command_id)
+            cancel_sent = time.monotonic()
+        try:
+            event = worker.events.get(timeout=TICK)
+        except queue.Empty:
+            quiet = time.monotonic() - heard
+            if cancel_sent is not None and time.monotonic() - cancel_sent > CANCEL_GRACE:
+                worker.kill()
+                raise WorkerLost("did not stop in time after a cancel") from None
+            if quiet > stall_seconds:
+                worker.kill()
+                raise WorkerLost(describe_death(None, stalled_for=quiet)) from None
+            continue
+        heard = time.monotonic()
+        if event is None:
+            raise WorkerLost(describe_death(worker.returncode()))
+        if event.get("event") != "heartbeat" and event.get("job_id") == command_id:
+            yield event
