@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from engine.errors import ModelFailed, ModelMissing
 from engine.narration.speech import Speech
 from engine.narration.timing import Group, groups_from_units
+
+if TYPE_CHECKING:  # pragma: no cover
+    import onnxruntime
+    from piper import PiperVoice
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +52,52 @@ def piper_files(folder: Path) -> tuple[Path, Path]:
     return models[0], Path(f"{models[0]}.json")
 
 
+def session_options() -> "onnxruntime.SessionOptions":
+    """How a Piper voice runs on the CPU: threads that sleep when they have nothing to do (by
+    default onnxruntime's threads spin between operators, burning a core the video encoder,
+    the pictures and the frames running beside the narration need), on at most half the cores
+    (one on a small machine, where everything else shares them too). scripts/bench_job.py, 1 min
+    on 2 cores: 35.5-36.3 CPU s and 18.8-18.9 s wall, against 37.0-37.1 and 19.3-19.4 with
+    onnxruntime's defaults (2 spinning threads)."""
+    import os
+
+    import onnxruntime
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    opts = onnxruntime.SessionOptions()
+    opts.intra_op_num_threads = max(1, min(4, cores // 2))
+    opts.inter_op_num_threads = 1
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return opts
+
+
+def _load_voice(model_path: Path, config_path: Path) -> "PiperVoice":
+    """PiperVoice.load's work with our session options: the config, the model patched in memory
+    to output phoneme durations (the word timings; left as it is when already patched), and the
+    ONNX session on the CPU."""
+    import json
+
+    import onnxruntime
+    from piper import PiperConfig, PiperVoice
+
+    config = PiperConfig.from_dict(json.loads(config_path.read_text(encoding="utf-8")))
+    model: str | bytes = str(model_path)
+    try:
+        import onnx
+        from piper.patch_voice_with_alignment import add_alignment_output
+
+        proto = onnx.load(str(model_path))
+        add_alignment_output(proto)
+        model = proto.SerializeToString()
+    except ImportError:
+        logger.warning("the onnx package is missing: no phoneme durations from the voice")
+    except ValueError as e:  # already patched, or no duration tensor: used as it is
+        logger.debug("voice model not patched for durations: %s", e)
+    session = onnxruntime.InferenceSession(model, sess_options=session_options(),
+                                           providers=["CPUExecutionProvider"])
+    return PiperVoice(session=session, config=config)
+
+
 class PiperEngine:
     """Piper voice behind the SpeechEngine interface, with phoneme-duration word timings."""
 
@@ -57,13 +108,13 @@ class PiperEngine:
 
     def __init__(self, model_path: Path | None = None, config_path: Path | None = None) -> None:
         try:
-            from piper import PiperVoice
+            import piper  # noqa: F401  (the voice is loaded by _load_voice)
         except ImportError as exc:
             raise ModelMissing("The embedded voice needs piper-tts — run `pip install piper-tts`") from exc
         if model_path is None:
             model_path, config_path = embedded_voice_files()
         try:
-            self._voice = PiperVoice.load(model_path, config_path, include_alignments=True)
+            self._voice = _load_voice(Path(model_path), Path(config_path or f"{model_path}.json"))
         except Exception as exc:  # onnxruntime raises its own types for a corrupt file
             raise ModelFailed(f"Could not load the embedded voice {model_path}: {exc}") from exc
         self._aligned = len(self._voice.session.get_outputs()) > 1
