@@ -5,11 +5,11 @@ streaming scene by scene as soon as a scene's picture and voice both exist.
   Coqui voice) that would fight for one device: on a GPU for its memory (one large model
   resident at a time), on a CPU for its cores. Then narration goes first (seconds) and images
   after, so the compositor can start on scene 1 as soon as its picture exists. The embedded
-  voice (Piper, light on the CPU) always runs beside the images: at once beside SDXL (which
-  checks the cancel every denoising step), and once the first picture exists beside the quick
-  draft/stock/manual pictures, so that a cancel right after the script meets at most one step
-  that cannot be interrupted (a picture being drawn, or a voice model loading), not two slowing
-  each other down on a small CPU. No stage is ever left running after the job ends.
+  voice (Piper, light on the CPU) always runs beside the images, from the start: the video
+  starts once scenes 1 and 2 have both their picture and their voice, and the voice's model
+  load (~0.5 s) is the longest step before that (scripts/bench_job.py: scene 2 ready 0.2 s
+  sooner than when the voice waited for the first picture). No stage is ever left running
+  after the job ends.
 * A scene counts as ready when its files exist in the job folder and are newer than the script
   (a leftover of an earlier script is not mistaken for it): ``images/scene_NN.png`` and
   ``audio/scene_NN.wav`` with its word-timing sidecar. Both stages write them atomically.
@@ -43,7 +43,7 @@ from engine.spec import JobSpec
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-_POLL = 0.2  # seconds between looks for newly finished scenes
+_POLL = 0.05  # seconds between looks for newly finished scenes (a stat of two files per scene)
 
 
 def _shares(spec: JobSpec, script: Script, backends: Backends) -> list[float]:
@@ -87,6 +87,7 @@ class Overlap:
         self.weights = _shares(spec, script, backends)
         self.since = (workdir / "script.json").stat().st_mtime_ns
         self.settings = render_settings(spec)
+        self._lead: list[tuple[Path, SceneAudio]] = []  # leading scenes found ready (_more_scenes)
 
     # -- the run ----------------------------------------------------------------------------
 
@@ -101,9 +102,7 @@ class Overlap:
             else:
                 if side_by_side(self.backends):
                     images = pool.submit(self._stage, "images", self._paint)
-                    painter = getattr(self.backends.images, "name", "") == "sdxl"
-                    narration = pool.submit(self._after, lambda: painter or images.done()
-                                            or self._fresh(self._image(0)), "narration", self._speak)
+                    narration = pool.submit(self._stage, "narration", self._speak)
                 else:
                     narration = pool.submit(self._stage, "narration", self._speak)
                     images = pool.submit(self._after, narration.done, "images", self._paint, narration)
@@ -192,8 +191,8 @@ class Overlap:
                 if child is not None:
                     if not child.running:
                         child.wait()  # it stopped early: raises its error
-                    ready = self._ready_scenes()
-                    if ready is not None and (sent is None or len(ready.scenes) > len(sent.scenes)):
+                    ready = self._more_scenes()
+                    if ready is not None:
                         child.send(ready, final=False)
                         sent = ready
                         logger.info("compositor: %d of %d scenes ready", len(ready.scenes),
@@ -226,20 +225,24 @@ class Overlap:
 
     # -- scenes ready so far ----------------------------------------------------------------
 
-    def _ready_scenes(self) -> Timeline | None:
-        """The timeline of the leading scenes whose picture and voice are both written (None
-        before scene 1 is)."""
-        images, voices = [], []
-        for i in range(self.spec.num_scenes):
+    def _more_scenes(self) -> Timeline | None:
+        """The timeline of the leading scenes whose picture and voice are both written, when
+        more are than at the last look (else None). Scenes found are not read again (a file
+        replaced later is caught by the final timeline's check, _same_scenes), so a look costs
+        two stats while the next scene is not ready."""
+        found = len(self._lead)
+        for i in range(found, self.spec.num_scenes):
             img = self._image(i)
-            voice = self._voice(i)
-            if voice is None or not self._fresh(img):
+            if not self._fresh(img):
                 break
-            images.append(img)
-            voices.append(voice)
-        if not images:
+            voice = self._voice(i)
+            if voice is None:
+                break
+            self._lead.append((img, voice))
+        if len(self._lead) == found:
             return None
-        return partial_timeline(self.spec, images, voices, self.settings, self.weights)
+        return partial_timeline(self.spec, [img for img, _ in self._lead], [v for _, v in self._lead],
+                                self.settings, self.weights)
 
     def _image(self, i: int) -> Path:
         return self.workdir / "images" / f"scene_{i + 1:02d}.png"

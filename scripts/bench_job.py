@@ -14,6 +14,9 @@ are installed (``--backends embedded``: the draft writer, draft art and the Pipe
   ffmpeg alone    ffmpeg encoding the same number of frames at the same size and settings from
                   raw frames already in memory (4 runs of 150 real frames of this job, from
                   across it, looped): the encoder-bound limit; wall / ffmpeg alone is the target
+  CPU             user + system seconds of the job (this process and every process it started)
+                  and of ffmpeg alone; the job's CPU over the machine's cores is the least wall
+                  time the job can take here, however well its stages overlap
 
 Usage: python scripts/bench_job.py [--minutes 5] [--scenes 10] [--quality standard]
        [--backends auto|embedded] [--workdir DIR] [--skip-ffmpeg] [--relay]
@@ -23,6 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -88,9 +92,16 @@ def _mentions(stage: str, message: str) -> bool:
     return stage in words and words[stage] in message
 
 
-def ffmpeg_alone(timeline_json: Path, frames: int, scratch: Path) -> tuple[float, str]:
-    """Seconds for ffmpeg alone to encode ``frames`` frames with the timeline's settings, from a
-    raw file of SEGMENTS x SEGMENT_FRAMES real frames of the job (spread over it) looped."""
+def cpu_seconds() -> float:
+    """User + system CPU of this process and of its finished (waited-for) descendants."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def ffmpeg_alone(timeline_json: Path, frames: int, scratch: Path) -> tuple[float, float, str]:
+    """Wall and CPU seconds for ffmpeg alone to encode ``frames`` frames with the timeline's
+    settings, from a raw file of SEGMENTS x SEGMENT_FRAMES real frames of the job (spread over
+    it) looped."""
     from engine.compose import ffmpeg as ff
     from engine.compose.encoder import encoder_argv
     from engine.compose.frames import NV12, FrameComposer, frame_bytes
@@ -126,15 +137,18 @@ def ffmpeg_alone(timeline_json: Path, frames: int, scratch: Path) -> tuple[float
     argv[j:j] = ["-frames:v", str(frames)]
     try:
         subprocess.run(["cat", str(raw)], stdout=subprocess.DEVNULL, check=True)  # in memory: warm
-        started = time.monotonic()
+        started, cpu = time.monotonic(), cpu_seconds()
         subprocess.run(argv, check=True, stdin=subprocess.DEVNULL)
-        return time.monotonic() - started, f"{codec} {t.video.preset} crf {t.video.crf} {t.width}x{t.height}"
+        return (time.monotonic() - started, cpu_seconds() - cpu,
+                f"{codec} {t.video.preset} crf {t.video.crf} {t.width}x{t.height}")
     finally:
         raw.unlink(missing_ok=True)
 
 
-def run_job(spec: JobSpec, work: Path, backends: Backends, relay: bool) -> tuple[Clock, Result, float]:
-    """One run of the job in a fresh folder; ``relay``: the stages one after another."""
+def run_job(spec: JobSpec, work: Path, backends: Backends,
+            relay: bool) -> tuple[Clock, Result, float, float]:
+    """One run of the job in a fresh folder; ``relay``: the stages one after another. Returns
+    the clock, the result, wall and CPU seconds."""
     from engine.overlap import ENV_OVERLAP
     from engine.pipeline import run
 
@@ -142,10 +156,11 @@ def run_job(spec: JobSpec, work: Path, backends: Backends, relay: bool) -> tuple
     before = os.environ.get(ENV_OVERLAP)
     os.environ[ENV_OVERLAP] = "0" if relay else "1"
     try:
+        cpu = cpu_seconds()
         clock = Clock()
         result = run(spec, work / "job", backends=backends, videos_dir=work / "videos", reporter=clock,
                      cancel=threading.Event())
-        return clock, result, time.monotonic() - clock.t0
+        return clock, result, time.monotonic() - clock.t0, cpu_seconds() - cpu
     finally:
         if before is None:
             os.environ.pop(ENV_OVERLAP, None)
@@ -176,10 +191,10 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="bench-job-"))
     work = args.workdir or tmp
     try:
-        clock, result, wall = run_job(spec, work / "overlapped", choice.backends, relay=False)
+        clock, result, wall, cpu = run_job(spec, work / "overlapped", choice.backends, relay=False)
         relay_wall = run_job(spec, work / "relay", choice.backends, relay=True)[2] if args.relay else None
         frames = round(result.duration * spec.fps)
-        alone, how = (None, "") if args.skip_ffmpeg else ffmpeg_alone(
+        alone, alone_cpu, how = (None, 0.0, "") if args.skip_ffmpeg else ffmpeg_alone(
             work / "overlapped" / "job" / "timeline.json", frames, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -200,9 +215,14 @@ def main() -> int:
         print(f"{'saved by overlap (relay - wall)':<36}{'':>18}{relay_wall - wall:>10.1f}")
     print(f"{'total wall':<36}{'':>18}{wall:>10.1f}")
     print(f"{'wall per minute of video':<36}{'':>18}{wall / (result.duration / 60):>10.1f}")
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    print(f"{'job CPU s (all its processes)':<36}{'':>18}{cpu:>10.1f}")
+    print(f"{f'least wall this CPU allows ({cores} cores)':<36}{'':>18}{cpu / cores:>10.1f}")
     if alone is not None:
         print(f"{'ffmpeg alone, ' + str(frames) + ' frames':<36}{'':>18}{alone:>10.1f}   ({how})")
+        print(f"{'ffmpeg alone CPU s':<36}{'':>18}{alone_cpu:>10.1f}")
         print(f"{'wall / ffmpeg alone':<36}{'':>18}{wall / alone:>9.2f}x")
+        print(f"{'job CPU / ffmpeg alone CPU':<36}{'':>18}{cpu / max(alone_cpu, 1e-9):>9.2f}x")
     print(f"video: {result.video} ({result.duration:.1f} s)")
     return 0
 

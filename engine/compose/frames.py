@@ -13,6 +13,7 @@ from engine.compose.caption_art import CaptionArt, layout_for, render_caption
 from engine.compose.captions import highlighted_word
 from engine.compose.cpu import yield_to_encoder
 from engine.compose.sampler import sample
+from engine.compose.shared_captions import ordered_captions
 from engine.compose.still import Still, canvas_size, prepare_still
 from engine.compose.timeline import Timeline
 
@@ -50,10 +51,12 @@ class FrameComposer:
     only for frames before the last known scene becomes visible (see produce.py)."""
 
     def __init__(self, timeline: Timeline, *, final: bool = True,
-                 stills: "Callable[[int, mo.ScenePlan], Still] | None" = None) -> None:
+                 stills: "Callable[[int, mo.ScenePlan], Still] | None" = None,
+                 captions: "Callable[[int], CaptionArt | None] | None" = None) -> None:
         import numpy as np
 
         self._source = stills  # where prepared scene pictures come from (default: made here)
+        self._caption_source = captions  # where drawn captions come from, by number (default: drawn here)
 
         self.w, self.h = timeline.width, timeline.height
         self.frame_dt = 1.0 / timeline.fps
@@ -80,7 +83,7 @@ class FrameComposer:
         else:  # only the opening fade is drawn before the final timeline: limited by scene 1
             first = self.plans[0]
             self.fade = max(0.0, min(timeline.fade, first.end - first.start - first.xfade_out / 2))
-        self._captions = sorted(timeline.captions, key=lambda c: c.start)
+        self._captions = ordered_captions(timeline)
 
     def extend(self, timeline: Timeline, *, final: bool) -> None:
         """The streamed timeline grew (scenes appended; the earlier ones unchanged)."""
@@ -166,10 +169,15 @@ class FrameComposer:
             return
         cap = caps[self._cap_i]
         if self._cap_art is None or self._cap_art[0] != self._cap_i:
-            self._cap_art = (self._cap_i, render_caption(cap, self.w, self.h, self._layout))
+            source = self._caption_source or self.draw_caption
+            self._cap_art = (self._cap_i, source(self._cap_i))
         art = self._cap_art[1]
         if art is not None:
             art.blend(out.y, out.uv, highlighted_word(cap, time))
+
+    def draw_caption(self, i: int) -> CaptionArt | None:
+        """Caption ``i`` (shared_captions.ordered_captions numbering) drawn for this frame size."""
+        return render_caption(self._captions[i], self.w, self.h, self._layout)
 
     def close(self) -> None:
         for fut in self._stills.values():

@@ -5,6 +5,7 @@ frame that shows it is done; the folder goes with the render (or, when the rende
 with its last worker)."""
 from __future__ import annotations
 
+import mmap
 import os
 import tempfile
 import time
@@ -41,6 +42,7 @@ class SharedStills:
         self._plans: tuple[ScenePlan, ...] = ()
         self._starts: list[float] = []
         self._timeline: Timeline | None = None
+        self._settled_until = -1.0  # frames before this time show pictures known to exist
 
     def update(self, timeline: "Timeline") -> None:
         from engine.compose import motion as mo
@@ -48,6 +50,7 @@ class SharedStills:
         self._timeline = timeline
         self._plans = mo.plan_scenes(timeline)
         self._starts = [p.start for p in self._plans]
+        self._settled_until = -1.0
 
     def ensure(self, n: int) -> None:
         """Make sure the pictures frame ``n`` shows exist (and start on the next scene's)."""
@@ -55,12 +58,18 @@ class SharedStills:
 
         assert self._timeline is not None
         time = n / self._timeline.fps
+        if time < self._settled_until:  # the same scenes as the frame before: nothing to do
+            return
         visible = [i for i, _ in mo.layers_at(self._plans, time, self._starts)]
         for i in [*visible, visible[-1] + 1]:
             if i < len(self._plans) and i not in self._made:
                 self._made[i] = self._prep.submit(self._write, i, self._timeline, self._plans[i])
         for i in visible:
             self._made[i].result()  # raises the picture's own error (BadInput naming the scene)
+        # the visible scenes stay the same until one of them ends or the next one fades in
+        nxt = visible[-1] + 1
+        self._settled_until = min([self._plans[i].visible_to for i in visible]
+                                  + ([self._plans[nxt].visible_from] if nxt < len(self._plans) else []))
 
     def prepare_all(self) -> None:
         assert self._timeline is not None
@@ -119,7 +128,9 @@ def load_still(folder: Path, i: int, plan: "ScenePlan", width: int, height: int)
             raise RenderFailed(f"scene {i + 1}: the prepared picture did not arrive in {_STILL_TIMEOUT:.0f}s")
         time.sleep(0.005)
         waited += 0.005
-    data = np.memmap(path, np.uint8, "r")
+    with open(path, "rb") as fh:  # mapped with its page tables filled at once (not a fault a page)
+        data = np.frombuffer(mmap.mmap(fh.fileno(), 0, prot=mmap.PROT_READ,
+                                       flags=mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)), np.uint8)
     ysz, uvsz = cw * ch, (cw // 2) * (ch // 2) * 2
     if data.size != copies * (ysz + uvsz):
         raise RenderFailed(f"scene {i + 1}: prepared picture has {data.size} bytes, expected "

@@ -8,9 +8,12 @@ maps read-only (SharedStills): no worker repeats that work, and the pages exist 
 file goes as soon as every frame that shows it is done.
 A frame's pixels go straight into one of a fixed set of frame slots in a shared memory file, the
 same slots the FrameWriter hands to ffmpeg, so nothing is copied between processes; only small
-messages travel (``(frame, slot)`` out, the frame number back). Each worker answers its own
-requests in order, so the producer waits for frame n on worker n % W's pipe and submits frames to
-the writer in order.
+messages travel: a frame request is 8 packed bytes (frame, slot) out and 4 (the frame) back;
+only the rare control messages (a grown timeline, an error) are pickled. Each frame goes to the
+worker with the fewest frames outstanding, so one that was held up (a caption drawn, a scene's
+picture mapped, the producer's own turn on its core) gets less until it has caught up; each
+worker answers its own requests in order, so the producer waits for each frame on the pipe of
+the worker it went to and submits frames to the writer in order.
 
 Processes rather than threads: most of a frame's time is OpenCV and numpy, which release the
 interpreter lock, but not all of it, and the rest serialises threads. Processes scale with cores.
@@ -23,6 +26,8 @@ from __future__ import annotations
 import logging
 import mmap
 import os
+import pickle
+import struct
 import subprocess
 import sys
 import tempfile
@@ -31,11 +36,14 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from engine.compose.shared_captions import CaptionPlan, load_caption, write_caption
 from engine.compose.shared_stills import SharedStills, load_still, shm_dir
 from engine.errors import BadInput, RenderFailed, signal_death
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
+
+    from engine.compose.caption_art import CaptionArt
 
     from engine.compose.timeline import Timeline
 
@@ -45,6 +53,9 @@ log = logging.getLogger(__name__)
 ENV_WORKERS: Final = "STORYREEL_FRAME_WORKERS"
 _START_TIMEOUT: Final = 60.0  # seconds for a worker to import numpy/OpenCV and attach
 _ROOT: Final = Path(__file__).resolve().parents[2]
+_REQUEST: Final = struct.Struct("<ii")  # frame, slot: producer -> worker
+_DONE: Final = struct.Struct("<i")  # frame: worker -> producer
+_STOP: Final = b"stop"
 
 
 def frame_workers(codec: str, cores: int | None = None) -> int:
@@ -97,9 +108,11 @@ class FramePool:
         self._procs: list[subprocess.Popen[bytes]] = []
         self._tasks: list[Connection] = []
         self._done: list[Connection] = []
-        self._pending: deque[int] = deque()
+        self._pending: deque[tuple[int, int]] = deque()  # (frame, worker), oldest first
+        self._load: list[int] = []  # frames requested of each worker and not yet collected
         self._closed = False
         self._stills = SharedStills()
+        self._captions = CaptionPlan(self._stills.folder)  # their drawings go in the same folder
 
     def slot(self, buf: "np.ndarray") -> int:
         return self._slot_of[id(buf)]
@@ -128,6 +141,7 @@ class FramePool:
             self._procs.append(p)
             self._tasks.append(Connection(task_w, readable=False))
             self._done.append(Connection(done_r, writable=False))
+            self._load.append(0)
         for k in range(self.workers):  # attached: the file's name is no longer needed
             self._receive(k, "ready", timeout=_START_TIMEOUT)
         self._unlink()
@@ -136,14 +150,19 @@ class FramePool:
     def update(self, timeline: "Timeline", final: bool) -> None:
         """Send every worker the timeline as known now (before any request that needs it)."""
         self._stills.update(timeline)
-        msg = ("timeline", timeline.to_dict(), final)
+        self._captions.update(timeline)
+        msg = pickle.dumps(("timeline", timeline.to_dict(), final))
         for k in range(self.workers):
             self._send(k, msg)
 
     def request(self, n: int, slot: int) -> None:
         self._stills.ensure(n)
-        self._send(n % self.workers, ("frame", n, slot))
-        self._pending.append(n)
+        for i in self._captions.due(n):  # each caption drawn once, by one worker, ahead of need
+            self._send(min(range(self.workers), key=self._load.__getitem__), pickle.dumps(("caption", i)))
+        k = min(range(self.workers), key=self._load.__getitem__)
+        self._send(k, _REQUEST.pack(n, slot))
+        self._load[k] += 1
+        self._pending.append((n, k))
 
     def prepare_all(self) -> None:
         """Prepare every scene's picture now (benchmarks: time the frames alone)."""
@@ -151,7 +170,7 @@ class FramePool:
 
     def ready(self) -> bool:
         """Whether the oldest requested frame is done (without waiting)."""
-        return bool(self._pending) and self._done[self._pending[0] % self.workers].poll()
+        return bool(self._pending) and self._done[self._pending[0][1]].poll()
 
     @property
     def pending(self) -> int:
@@ -159,11 +178,13 @@ class FramePool:
 
     def wait(self) -> int:
         """Wait for the oldest requested frame; return its number."""
-        n = self._pending.popleft()
-        got = self._receive(n % self.workers, "frame")
+        n, k = self._pending.popleft()
+        self._load[k] -= 1
+        got = self._receive(k, "frame")
         if got != n:
-            raise RenderFailed(f"frame worker {n % self.workers} returned frame {got} for {n}")
+            raise RenderFailed(f"frame worker {k} returned frame {got} for {n}")
         self._stills.release_before(n)
+        self._captions.release_before(n)
         return n
 
     def close(self) -> None:
@@ -173,7 +194,7 @@ class FramePool:
         self._closed = True
         for conn in self._tasks:
             try:
-                conn.send(None)
+                conn.send_bytes(_STOP)
             except OSError:
                 pass
         for p in self._procs:
@@ -191,9 +212,9 @@ class FramePool:
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _send(self, k: int, msg: object) -> None:
+    def _send(self, k: int, msg: bytes) -> None:
         try:
-            self._tasks[k].send(msg)
+            self._tasks[k].send_bytes(msg)
         except OSError as e:
             raise self._dead(k) from e
 
@@ -205,9 +226,14 @@ class FramePool:
             if timeout is not None:
                 raise RenderFailed(f"frame worker {k} did not start within {timeout:.0f}s")
         try:
-            msg = conn.recv()
+            data = conn.recv_bytes()
         except (EOFError, OSError) as e:
             raise self._dead(k) from e
+        if len(data) == _DONE.size:
+            if kind != "frame":
+                raise RenderFailed(f"frame worker {k}: expected {kind!r}, got a frame")
+            return _DONE.unpack(data)[0]
+        msg = pickle.loads(data)
         if msg[0] == "error":
             _, err_kind, text = msg
             raise (BadInput if err_kind == "BadInput" else RenderFailed)(text)
@@ -247,37 +273,46 @@ def _worker_main(tasks: Connection, done: Connection, path: str, slots: int, fra
     flat = np.frombuffer(mapping, np.uint8)
     frames = [NV12.wrap(flat[i * frame_size:(i + 1) * frame_size], w, h) for i in range(slots)]
     composer: FrameComposer | None = None
-    done.send(("ready", None))
+    drawn: dict[int, CaptionArt | None] = {}  # captions this worker drew, until it shows them
+    done.send_bytes(pickle.dumps(("ready", None)))
     try:
         with single_threaded_cv():
             while True:
                 try:
-                    msg = tasks.recv()
+                    data = tasks.recv_bytes()
                 except (EOFError, OSError):  # the producer is gone: nobody else will clean up
                     import shutil
 
                     shutil.rmtree(stills, ignore_errors=True)
                     return
-                if msg is None:
+                if data == _STOP:
                     return
+                if len(data) == _REQUEST.size:
+                    n, slot = _REQUEST.unpack(data)
+                    assert composer is not None
+                    composer.render(n, frames[slot])
+                    done.send_bytes(_DONE.pack(n))
+                    continue
+                msg = pickle.loads(data)
                 if msg[0] == "timeline":
                     timeline = Timeline.from_dict(msg[1])
                     if composer is None:
                         composer = FrameComposer(
                             timeline, final=msg[2],
-                            stills=lambda i, plan: load_still(stills, i, plan, w, h))
+                            stills=lambda i, plan: load_still(stills, i, plan, w, h),
+                            captions=lambda i: _caption(drawn, stills, i))
                     else:
                         composer.extend(timeline, final=msg[2])
-                    continue
-                _, n, slot = msg
-                assert composer is not None
-                composer.render(n, frames[slot])
-                done.send(("frame", n))
+                elif msg[0] == "caption":  # draw it for every worker (and keep it)
+                    assert composer is not None
+                    art = drawn[msg[1]] = composer.draw_caption(msg[1])
+                    write_caption(stills, msg[1], art)
     except EngineError as e:
-        done.send(("error", type(e).__name__, e.message))
+        done.send_bytes(pickle.dumps(("error", type(e).__name__, e.message)))
     except Exception as e:  # reported to the producer, which raises RenderFailed with it
         log.exception("frame worker failed")
-        done.send(("error", "RenderFailed", f"composing the video failed: {type(e).__name__}: {e}"))
+        done.send_bytes(pickle.dumps(("error", "RenderFailed",
+                                      f"composing the video failed: {type(e).__name__}: {e}")))
     finally:
         if composer is not None:
             composer.close()
@@ -286,6 +321,14 @@ def _worker_main(tasks: Connection, done: Connection, path: str, slots: int, fra
             mapping.close()
         except BufferError:
             pass
+
+
+def _caption(drawn: "dict[int, CaptionArt | None]", folder: Path, i: int) -> "CaptionArt | None":
+    """Caption ``i`` for a worker's frames: its own drawing if it made it, else the shared one
+    (drawings of captions it passed without showing are dropped)."""
+    for k in [k for k in drawn if k < i]:
+        del drawn[k]
+    return drawn.pop(i) if i in drawn else load_caption(folder, i)
 
 
 def main(argv: list[str]) -> int:
