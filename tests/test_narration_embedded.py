@@ -242,7 +242,7 @@ def test_words_per_minute_is_close_to_what_the_voice_does(example: tuple[Narrati
 
 def test_the_voice_shares_the_cpu_without_spinning() -> None:
     """onnxruntime's threads would spin between operators, burning CPU the encoder needs beside
-    the narration: the voice's threads sleep, on at most half the cores, and still give word
+    the narration: the voice's threads sleep, on at most 4 cores, and still give word
     timings (the model patched in memory for phoneme durations)."""
     import os
 
@@ -251,7 +251,7 @@ def test_the_voice_shares_the_cpu_without_spinning() -> None:
     engine = PiperEngine()
     opts = engine._voice.session.get_session_options()
     assert opts.get_session_config_entry("session.intra_op.allow_spinning") == "0"
-    assert 1 <= opts.intra_op_num_threads <= max(1, len(os.sched_getaffinity(0)) // 2)
+    assert 1 <= opts.intra_op_num_threads <= min(4, len(os.sched_getaffinity(0)))
     assert engine.has_durations
     speech = engine.synthesize("The lamp went dark.", length_scale=1.0, noise=1.0)
     assert speech.words is not None and len(speech.words) >= 3

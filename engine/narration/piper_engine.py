@@ -53,19 +53,18 @@ def piper_files(folder: Path) -> tuple[Path, Path]:
 
 
 def session_options() -> "onnxruntime.SessionOptions":
-    """How a Piper voice runs on the CPU: threads that sleep when they have nothing to do (by
-    default onnxruntime's threads spin between operators, burning a core the video encoder,
-    the pictures and the frames running beside the narration need), on at most half the cores
-    (one on a small machine, where everything else shares them too). scripts/bench_job.py, 1 min
-    on 2 cores: 35.5-36.3 CPU s and 18.8-18.9 s wall, against 37.0-37.1 and 19.3-19.4 with
-    onnxruntime's defaults (2 spinning threads)."""
+    """How a Piper voice runs on the CPU: on up to 4 threads that sleep when they have nothing
+    to do. By default onnxruntime's threads spin between operators, burning CPU that the video
+    encoder, the pictures and the frames running beside the narration need: on 2 cores, 64 s of
+    speech took 2.86 CPU s (1.44 s wall) spinning and 2.69 CPU s (1.51 s) not; one thread took
+    2.48 CPU s but 2.48 s wall, which holds up a draft job, whose wall is its narration's."""
     import os
 
     import onnxruntime
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     opts = onnxruntime.SessionOptions()
-    opts.intra_op_num_threads = max(1, min(4, cores // 2))
+    opts.intra_op_num_threads = max(1, min(4, cores))
     opts.inter_op_num_threads = 1
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return opts
