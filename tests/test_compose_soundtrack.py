@@ -99,3 +99,22 @@ def test_loudness_helper_measures_known_tone(tmp_path: Path) -> None:
     p = write_wav(tmp_path / "t.wav", np.stack([x, x], 1).ravel(), 48000, 2)
     i, _ = loudness(p)
     assert i == pytest.approx(-17.0, abs=0.5)
+
+
+@pytest.mark.parametrize("preset", ["ultrafast", "veryfast", "medium"])
+def test_the_aac_soundtrack_stays_true_to_the_mix_at_every_preset(tmp_path: Path, preset: str) -> None:
+    """Draft and standard videos get the AAC encoder's quick coder, high its twoloop search:
+    each decodes back to the mix, in step with it and at its loudness."""
+    from engine.compose.soundtrack import aac_args, encode_soundtrack
+
+    assert ("fast" if preset != "medium" else "twoloop") in aac_args(preset)
+    narr = write_wav(tmp_path / "v.wav", speech_like(4.0), 22050)
+    res = mix_soundtrack(narr, None, 4.0, tmp_path / "mix.wav", ffmpeg=find_ffmpeg())
+    m4a = encode_soundtrack(res, tmp_path / "s.m4a", ffmpeg=find_ffmpeg(), preset=preset)
+    mix, back = decode_audio(res.wav), decode_audio(m4a)
+    n = min(len(mix), len(back))
+    assert abs(len(back) - len(mix)) < 48000 * 0.03  # the edit list trims the encoder's priming
+    gain = 10 ** (res.trim_db / 20)
+    err = back[:n] - mix[:n] * gain
+    assert 10 * np.log10(np.mean((mix[:n] * gain) ** 2) / np.mean(err ** 2)) > 20  # in step, no drift
+    assert abs(loudness(m4a)[0] - loudness(res.wav)[0] - res.trim_db) < 0.5

@@ -168,7 +168,8 @@ def _soundtrack(feed: TimelineFeed, exe: Path, folder: Path, stop: threading.Eve
     mix = mix_soundtrack(timeline.narration, timeline.music, timeline.duration, folder / "soundtrack.wav",
                          ffmpeg=exe, music_level=timeline.music_level, fade=max(timeline.fade, 1.5),
                          stop=stop)
-    track = encode_soundtrack(mix, folder / "soundtrack.m4a", ffmpeg=exe, stop=stop)
+    track = encode_soundtrack(mix, folder / "soundtrack.m4a", ffmpeg=exe, preset=timeline.video.preset,
+                              stop=stop)
     mix.wav.unlink(missing_ok=True)
     return track
 

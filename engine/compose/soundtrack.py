@@ -39,6 +39,18 @@ CEILING_DBTP: Final = -1.5
 #: Below this the mix is treated as silence (no gain applied).
 SILENCE_LUFS: Final = -70.0
 
+#: Video presets quick enough that the soundtrack gets the AAC encoder's quick coder too (draft
+#: and standard). At 192 kb/s it is not worse to measure: on 60 s of narration, 58 dB SNR against
+#: the mix and the same spectrum up to 24 kHz (twoloop: 34 dB, its noise shaped by the ear's
+#: masking), in 0.62 CPU s instead of 1.35, which on a small CPU is time the frames and the
+#: encoder need, and on a draft job time after the last sentence. ``high`` keeps twoloop.
+QUICK_PRESETS: Final = frozenset({"ultrafast", "superfast", "veryfast"})
+
+
+def aac_args(preset: str) -> tuple[str, ...]:
+    """The soundtrack's AAC encoder arguments for a video encoded at ``preset``."""
+    return (*AAC_ARGS, "-aac_coder", "fast" if preset in QUICK_PRESETS else "twoloop")
+
 
 def place_clips(clips: Sequence[tuple[Path, float]], total_seconds: float, out: Path, *,
                 sample_rate: int = SAMPLE_RATE, ffmpeg: Path | None = None) -> Path:
@@ -220,13 +232,13 @@ def mix_soundtrack(narration: Path | None, music: Path | None, duration: float, 
     return MixResult(out, trim, loud, peak)
 
 
-def encode_soundtrack(mix: MixResult, out: Path, *, ffmpeg: Path,
+def encode_soundtrack(mix: MixResult, out: Path, *, ffmpeg: Path, preset: str = "veryfast",
                       stop: threading.Event | None = None) -> Path:
     """Encode the mix to AAC (with its last trim to TARGET_LUFS) in an M4A at ``out``, which the
     compositor later muxes beside the video by stream copy (the M4A's edit list keeps the AAC
     priming exact, so the audio stays sample-aligned with the frames)."""
     gain = ["-af", f"volume={mix.trim_db:.3f}dB"] if abs(mix.trim_db) > 0.005 else []
-    ff.run(ffmpeg, ["-f", "wav", "-i", str(mix.wav), *gain, *AAC_ARGS, "-f", "mp4", "-y", str(out)],
+    ff.run(ffmpeg, ["-f", "wav", "-i", str(mix.wav), *gain, *aac_args(preset), "-f", "mp4", "-y", str(out)],
            "encoding the soundtrack", stop=stop)
     if not out.is_file():
         raise RenderFailed(f"encoding the soundtrack: ffmpeg wrote no file at {out}")
