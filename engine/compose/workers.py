@@ -44,7 +44,6 @@ if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
     from engine.compose.caption_art import CaptionArt
-
     from engine.compose.timeline import Timeline
 
 log = logging.getLogger(__name__)
@@ -221,8 +220,10 @@ class FramePool:
     def _receive(self, k: int, kind: str, timeout: float | None = None) -> Any:
         conn = self._done[k]
         while not conn.poll(0.25 if timeout is None else timeout):
-            if self._procs[k].poll() is not None:
-                raise self._dead(k)
+            # any worker gone ends the render: this one may be waiting on a caption that one drew
+            for j, p in enumerate(self._procs):
+                if p.poll() is not None:
+                    raise self._dead(j)
             if timeout is not None:
                 raise RenderFailed(f"frame worker {k} did not start within {timeout:.0f}s")
         try:
@@ -241,12 +242,21 @@ class FramePool:
             raise RenderFailed(f"frame worker {k}: expected {kind!r}, got {msg[0]!r}")
         return msg[1]
 
-    def _dead(self, k: int) -> RenderFailed:
+    def _dead(self, k: int) -> RenderFailed | BadInput:
+        """Why worker ``k`` stopped: the error it reported, if it did, else how it ended."""
         p = self._procs[k]
         try:
             rc = p.wait(timeout=1)
         except subprocess.TimeoutExpired:
             rc = None
+        try:
+            while self._done[k].poll():  # replies it sent before the error come first
+                msg = self._done[k].recv_bytes()
+                if len(msg) != _DONE.size and pickle.loads(msg)[0] == "error":
+                    _, err_kind, text = pickle.loads(msg)
+                    return (BadInput if err_kind == "BadInput" else RenderFailed)(text)
+        except (EOFError, OSError, pickle.UnpicklingError):
+            pass
         return RenderFailed(f"frame worker {k} {signal_death(rc) or f'stopped unexpectedly (exit {rc})'}")
 
     def _unlink(self) -> None:
