@@ -157,8 +157,8 @@ class FramePool:
     def request(self, n: int, slot: int) -> None:
         self._stills.ensure(n)
         for i in self._captions.due(n):  # each caption drawn once, by one worker, ahead of need
-            self._send(min(range(self.workers), key=self._load.__getitem__), pickle.dumps(("caption", i)))
-        k = min(range(self.workers), key=self._load.__getitem__)
+            self._send(self._least_loaded(), pickle.dumps(("caption", i)))
+        k = self._least_loaded()
         self._send(k, _REQUEST.pack(n, slot))
         self._load[k] += 1
         self._pending.append((n, k))
@@ -236,8 +236,7 @@ class FramePool:
             return _DONE.unpack(data)[0]
         msg = pickle.loads(data)
         if msg[0] == "error":
-            _, err_kind, text = msg
-            raise (BadInput if err_kind == "BadInput" else RenderFailed)(text)
+            raise _reported(msg)
         if msg[0] != kind:
             raise RenderFailed(f"frame worker {k}: expected {kind!r}, got {msg[0]!r}")
         return msg[1]
@@ -251,18 +250,27 @@ class FramePool:
             rc = None
         try:
             while self._done[k].poll():  # replies it sent before the error come first
-                msg = self._done[k].recv_bytes()
-                if len(msg) != _DONE.size and pickle.loads(msg)[0] == "error":
-                    _, err_kind, text = pickle.loads(msg)
-                    return (BadInput if err_kind == "BadInput" else RenderFailed)(text)
+                data = self._done[k].recv_bytes()
+                msg = pickle.loads(data) if len(data) != _DONE.size else None
+                if msg is not None and msg[0] == "error":
+                    return _reported(msg)
         except (EOFError, OSError, pickle.UnpicklingError):
             pass
         return RenderFailed(f"frame worker {k} {signal_death(rc) or f'stopped unexpectedly (exit {rc})'}")
+
+    def _least_loaded(self) -> int:
+        return min(range(self.workers), key=self._load.__getitem__)
 
     def _unlink(self) -> None:
         if self._path is not None:
             self._path.unlink(missing_ok=True)
             self._path = None
+
+
+def _reported(msg: tuple[str, str, str]) -> RenderFailed | BadInput:
+    """The error a worker reported, ``("error", kind, text)``, as the render's own."""
+    _, kind, text = msg
+    return (BadInput if kind == "BadInput" else RenderFailed)(text)
 
 
 def _worker_main(tasks: Connection, done: Connection, path: str, slots: int, frame_size: int,
