@@ -215,7 +215,9 @@ def main() -> int:
         print(f"{'saved by overlap (relay - wall)':<36}{'':>18}{relay_wall - wall:>10.1f}")
     print(f"{'total wall':<36}{'':>18}{wall:>10.1f}")
     print(f"{'wall per minute of video':<36}{'':>18}{wall / (result.duration / 60):>10.1f}")
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    from engine.compose.cpu import usable_cores
+
+    cores = usable_cores()
     print(f"{'job CPU s (all its processes)':<36}{'':>18}{cpu:>10.1f}")
     print(f"{f'least wall this CPU allows ({cores} cores)':<36}{'':>18}{cpu / cores:>10.1f}")
     if alone is not None:

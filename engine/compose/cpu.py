@@ -30,6 +30,11 @@ log = logging.getLogger(__name__)
 BACKGROUND_NICE: Final = 19
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity mask where the OS has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def yield_to_encoder() -> None:
     """Lower the calling thread's priority by BACKGROUND_NICE. Only for threads that end with
     the render: an unprivileged thread cannot raise its priority back. Linux only (elsewhere

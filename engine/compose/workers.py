@@ -36,6 +36,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from engine.compose.cpu import usable_cores
 from engine.compose.shared_captions import CaptionPlan, load_caption, write_caption
 from engine.compose.shared_stills import SharedStills, load_still, shm_dir
 from engine.errors import BadInput, RenderFailed, signal_death
@@ -72,7 +73,7 @@ def frame_workers(codec: str, cores: int | None = None) -> int:
         except ValueError:
             log.warning("ignoring %s=%r (not a whole number)", ENV_WORKERS, env)
     if cores is None:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        cores = usable_cores()
     if codec == "h264_nvenc":
         return max(1, min(8, cores - 2))
     return max(1, min(4, cores // 4))

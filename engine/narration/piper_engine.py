@@ -58,13 +58,12 @@ def session_options() -> "onnxruntime.SessionOptions":
     encoder, the pictures and the frames running beside the narration need: on 2 cores, 64 s of
     speech took 2.86 CPU s (1.44 s wall) spinning and 2.69 CPU s (1.51 s) not; one thread took
     2.48 CPU s but 2.48 s wall, which holds up a draft job, whose wall is its narration's."""
-    import os
-
     import onnxruntime
 
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    from engine.compose.cpu import usable_cores
+
     opts = onnxruntime.SessionOptions()
-    opts.intra_op_num_threads = max(1, min(4, cores))
+    opts.intra_op_num_threads = max(1, min(4, usable_cores()))
     opts.inter_op_num_threads = 1
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return opts
