@@ -23,7 +23,7 @@ import srt
 
 from engine import tempnames
 from engine.assemble import _captions as caption_track  # the burned-in captions' own chunking
-from engine.compose.timeline import Caption
+from engine.compose.timeline import Caption, Timeline
 from engine.contracts import Narration, Script
 from engine.spec import JobSpec
 
@@ -45,11 +45,8 @@ class Timing:
     durations: tuple[float, ...]
 
 
-def timing_of(workdir: Path) -> Timing:
-    data = json.loads((Path(workdir) / "timeline.json").read_text(encoding="utf-8"))
-    durations = tuple(float(s["duration"]) for s in data["scenes"])
-    starts = tuple(sum(durations[:i]) for i in range(len(durations)))
-    return Timing(starts, durations)
+def timing_of(timeline: Timeline) -> Timing:
+    return Timing(timeline.scene_starts(), tuple(s.duration for s in timeline.scenes))
 
 
 def captions(narration: Narration, timing: Timing, language: str = "en") -> tuple[Caption, ...]:
@@ -101,7 +98,8 @@ def poster(image: Path, title: str, size: tuple[int, int], dest: Path, language:
     font, direction and line breaking of the story's ``language``)."""
     from PIL import Image, ImageDraw
 
-    from engine.compose.caption_art import OUTLINE_RGB, TEXT_RGB, layout_for, load_font, shaper_for
+    from engine.compose.caption_art import (OUTLINE_RGB, TEXT_RGB, layout_for, load_font, shaper_for,
+                                            stroke_for)
     from engine.images.normalise import fit_cover
     from engine.languages import language as language_row
 
@@ -111,7 +109,7 @@ def poster(image: Path, title: str, size: tuple[int, int], dest: Path, language:
     layout = layout_for(width, height, language)
     font_px = round(layout.font_px * 1.5)
     font = load_font(font_px, language)
-    stroke = max(2, round(font_px * 0.09))
+    stroke = stroke_for(font_px)
     draw = ImageDraw.Draw(frame)
     lang, shaper = language_row(language), shaper_for(language)
     lines: list[str] = []
@@ -138,13 +136,13 @@ def write_exports(spec: JobSpec, workdir: Path, script: Script) -> Path:
     workdir = Path(workdir)
     out = workdir / EXPORTS_DIR
     narration = Narration.from_dict(json.loads((workdir / "narration.json").read_text(encoding="utf-8")))
-    timing = timing_of(workdir)
+    timeline = Timeline.from_json(workdir / "timeline.json")
+    timing = timing_of(timeline)
     cues = captions(narration, timing, spec.language)
     tempnames.write_text_atomic(out / "captions.srt", srt_text(cues))
     tempnames.write_text_atomic(out / "captions.vtt", vtt_text(cues))
     tempnames.write_text_atomic(out / "script.json", json.dumps(script_export(script, narration, timing),
                                                                 indent=1, ensure_ascii=False))
-    timeline = json.loads((workdir / "timeline.json").read_text(encoding="utf-8"))
-    size = (int(timeline["width"]), int(timeline["height"]))
-    poster(workdir / "images" / "scene_01.png", script.title, size, out / "poster.jpg", spec.language)
+    poster(workdir / "images" / "scene_01.png", script.title, (timeline.width, timeline.height),
+           out / "poster.jpg", spec.language)
     return out

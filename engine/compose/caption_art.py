@@ -56,15 +56,15 @@ def _layout_for(width: int, height: int) -> CaptionLayout:
     aspect = width / height
     if aspect > 1.2:  # 16:9 and wider
         font = round(height * 0.062)
-        return CaptionLayout(font, _stroke(font), round(width * 0.8), round(height * 0.9), "bottom")
+        return CaptionLayout(font, stroke_for(font), round(width * 0.8), round(height * 0.9), "bottom")
     if aspect < 0.83:  # 9:16: above the player's bottom controls
         font = round(width * 0.072)
-        return CaptionLayout(font, _stroke(font), round(width * 0.8), round(height * 0.70), "center")
+        return CaptionLayout(font, stroke_for(font), round(width * 0.8), round(height * 0.70), "center")
     font = round(width * 0.062)
-    return CaptionLayout(font, _stroke(font), round(width * 0.8), round(height * 0.88), "bottom")
+    return CaptionLayout(font, stroke_for(font), round(width * 0.8), round(height * 0.88), "bottom")
 
 
-def _stroke(font_px: int) -> int:
+def stroke_for(font_px: int) -> int:
     return max(2, round(font_px * 0.09))
 
 
