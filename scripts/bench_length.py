@@ -147,7 +147,7 @@ def measure(narrator: CatalogNarrator, writer: DraftWriter | None, spec: JobSpec
     audio = sum(s.duration for s in narration.scenes)
     label = spec.story_type if writer is not None else f"lang:{spec.language}"
     return Row(label, spec.pacing.value, spec.duration_minutes, spec.num_scenes, spec.seed, wpm,
-               target, sum(word_count(s.narration) for s in script.scenes), count, round(audio - pauses, 2),
+               target, script.word_count, count, round(audio - pauses, 2),
                round(pauses, 2), round(audio, 2))
 
 

@@ -222,12 +222,11 @@ def _font_installed(family: str) -> bool:
         return False
 
 
-def _wrap(words: Sequence[str], font: "ImageFont.FreeTypeFont", max_width: int,
-          space: float, shaper: Shaper) -> list[list[int]]:
+def _wrap(lengths: Sequence[float], max_width: int, space: float) -> list[list[int]]:
+    """Words (by their drawn lengths) into lines of at most ``max_width``: word indices."""
     lines: list[list[int]] = [[]]
     width = 0.0
-    for i, w in enumerate(words):
-        ww = shaper.length(font, w)
+    for i, ww in enumerate(lengths):
         if lines[-1] and width + space + ww > max_width:
             lines.append([])
             width = 0.0
@@ -241,8 +240,8 @@ def render_caption(caption: Caption, frame_w: int, frame_h: int, layout: Caption
     import numpy as np
     from PIL import Image, ImageDraw
 
-    lang = language_row(layout.language)
     shaper = shaper_for(layout.language)
+    lang = shaper.lang
     words = [w.text for w in caption.words] if caption.words else caption.text.split()
     words = [w for w in words if w.strip()]
     if not words:
@@ -252,14 +251,14 @@ def render_caption(caption: Caption, frame_w: int, frame_h: int, layout: Caption
         font = load_font(px, lang.code)
         space = font.getlength(" ") if lang.spaced else 0.0
         pad = max(2, round(layout.stroke_px * px / layout.font_px)) + 2
-        lines = _wrap(words, font, layout.max_width - 2 * pad, space, shaper)
+        lengths = [shaper.length(font, w) for w in words]
+        lines = _wrap(lengths, layout.max_width - 2 * pad, space)
         if len(lines) <= layout.max_lines or px <= layout.font_px * 0.6:
             break
         px = int(px * 0.9)
     stroke = max(2, round(layout.stroke_px * px / layout.font_px))
     ascent, descent = font.getmetrics()
     line_h = round((ascent + descent) * 1.08)
-    lengths = [shaper.length(font, w) for w in words]
     widths = [sum(lengths[i] for i in ln) + space * (len(ln) - 1) for ln in lines]
     pad = stroke + 2
     box_w = int(max(widths)) + 2 * pad
