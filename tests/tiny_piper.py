@@ -14,7 +14,7 @@ SAMPLE_RATE = 22050
 
 def _phoneme_map() -> dict[str, list[int]]:
     ids: dict[str, list[int]] = {"_": [0], "^": [1], "$": [2], " ": [3]}
-    for code in list(range(0x21, 0x250)) + list(range(0x250, 0x2B0)) + list(range(0x2B0, 0x400)):
+    for code in range(0x21, 0x400):
         ch = chr(code)
         if ch not in ids:
             ids[ch] = [len(ids)]
@@ -34,8 +34,8 @@ def build_tiny_piper(folder: Path, name: str, espeak_voice: str) -> Path:
 
     nodes = [
         helper.make_node("Cast", ["input"], ["ids_f"], to=f),
-        helper.make_node("Constant", [], ["k"], value=helper.make_tensor("k", f, [], [0.02])),
-        helper.make_node("Constant", [], ["one"], value=helper.make_tensor("one", f, [], [1.0])),
+        const("k", f, 0.02),
+        const("one", f, 1.0),
         const("idx1", i64, 1),
         helper.make_node("Gather", ["scales", "idx1"], ["length_scale"], axis=0),
         helper.make_node("Mul", ["ids_f", "k"], ["a"]),
@@ -43,17 +43,17 @@ def build_tiny_piper(folder: Path, name: str, espeak_voice: str) -> Path:
         helper.make_node("Mul", ["b", "length_scale"], ["c"]),
         helper.make_node("Ceil", ["c"], ["w_ceil"]),  # frames per phoneme id
         helper.make_node("ReduceSum", ["w_ceil"], ["frames"], keepdims=0),
-        helper.make_node("Constant", [], ["hop"], value=helper.make_tensor("hop", f, [], [float(HOP)])),
+        const("hop", f, float(HOP)),
         helper.make_node("Mul", ["frames", "hop"], ["samples_f"]),
         helper.make_node("Cast", ["samples_f"], ["samples"], to=TensorProto.INT64),
         const("zero", i64, 0),
         const("step", i64, 1),
         helper.make_node("Range", ["zero", "samples", "step"], ["t"]),
         helper.make_node("Cast", ["t"], ["t_f"], to=f),
-        helper.make_node("Constant", [], ["freq"], value=helper.make_tensor("freq", f, [], [0.0626])),
+        const("freq", f, 0.0626),
         helper.make_node("Mul", ["t_f", "freq"], ["phase"]),
         helper.make_node("Sin", ["phase"], ["wave"]),
-        helper.make_node("Constant", [], ["gain"], value=helper.make_tensor("gain", f, [], [0.5])),
+        const("gain", f, 0.5),
         helper.make_node("Mul", ["wave", "gain"], ["loud"]),
         helper.make_node("Constant", [], ["shape"],
                          value=helper.make_tensor("shape", TensorProto.INT64, [3], [1, 1, -1])),
