@@ -1,7 +1,8 @@
 """What can be fetched: one entry per model, the exact files each needs, and the profiles.
 
-Standard library only. Sizes are what the listing shows before any network call; the exact
-size and the hub's own sha256 are read from the hub (HEAD) before fetching. A ``sha256`` given
+Standard library only (and engine.languages, itself standard library only). Sizes are what the
+listing shows before any network call; the exact size and the hub's own sha256 are read from the
+hub (HEAD) before fetching. A ``sha256`` given
 here is a pin: a file whose bytes (or whose hub checksum) differ is refused.
 """
 from __future__ import annotations
@@ -12,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
+
+from engine.languages import LANGUAGES
 
 KINDS = ("llm", "sdxl", "tts", "ip_adapter")
 COMPONENTS = ("llm", "sdxl", "tts", "xtts", "ip_adapter")
@@ -374,9 +377,8 @@ VOICE = "voice"
 #: engine/narration/voice_packs.json: the voice catalog the engine reads too (one list for both).
 VOICE_PACKS = Path(__file__).resolve().parents[2] / "engine" / "narration" / "voice_packs.json"
 #: The languages XTTS v2 speaks (engine.languages codes), fetched with --xtts for a language
-#: that has no voice of its own in voice_packs.json.
-XTTS_LANGUAGES = ("en", "es", "fr", "de", "it", "pt", "nl", "pl", "tr", "ru", "cs", "ar", "zh", "ja", "ko",
-                  "hi")
+#: that has no voice of its own in voice_packs.json: those engine.languages gives an XTTS code.
+XTTS_LANGUAGES = tuple(code for code, lang in LANGUAGES.items() if lang.xtts)
 
 
 def _voice_entry(d: Mapping[str, Any]) -> ModelEntry:
