@@ -45,13 +45,18 @@ def image_key(*, prompt: str, negative: str, style: str, seed: int | None, model
     return digest("image", prompt, negative, style, seed, model, list(size))
 
 
-def file_key(path: Path, *, kind: str, size: tuple[int, int]) -> str:
-    """The key of a picture made from a file (a creator's image, a stock image): its bytes."""
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file's bytes (hex), read a MiB at a time."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
-    return digest("file", kind, h.hexdigest(), list(size))
+    return h.hexdigest()
+
+
+def file_key(path: Path, *, kind: str, size: tuple[int, int]) -> str:
+    """The key of a picture made from a file (a creator's image, a stock image): its bytes."""
+    return digest("file", kind, file_sha256(path), list(size))
 
 
 def sidecar(path: Path) -> Path:

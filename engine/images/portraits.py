@@ -55,11 +55,8 @@ def portrait_prompt(member: Member, style: StylePreset) -> ScenePrompt:
 
 
 def file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:16]
+    """A portrait's digest: the first 16 hex digits of its bytes' sha256."""
+    return artifacts.file_sha256(path)[:16]
 
 
 def square_portrait(src: Path, side: int, label: str) -> Image.Image:
