@@ -77,17 +77,24 @@ def adapter_weights(folder: Path) -> str | None:
     return found[0] if len(found) == 1 else None
 
 
+def _complete(folder: Path) -> str | None:
+    """The weights file name of a complete adapter folder (that file non-empty, an image encoder's
+    config and weights beside it), else None."""
+    f = Path(folder)
+    if not f.is_dir():
+        return None
+    name = adapter_weights(f)
+    if name is None or (f / name).stat().st_size <= 0:
+        return None
+    enc = f / ENCODER_DIR
+    if (enc / "config.json").is_file() and (any(enc.glob("*.safetensors")) or any(enc.glob("*.bin"))):
+        return name
+    return None
+
+
 def adapter_present(folder: Path) -> bool:
     """A weights file and an image encoder (config + weights) are in ``folder``."""
-    f = Path(folder)
-    enc = f / ENCODER_DIR
-    name = adapter_weights(f)
-    return (
-        name is not None
-        and (f / name).stat().st_size > 0
-        and (enc / "config.json").is_file()
-        and (any(enc.glob("*.safetensors")) or any(enc.glob("*.bin")))
-    )
+    return _complete(folder) is not None
 
 
 def find_adapter(models_dir: Path, name: str | None = None) -> AdapterFiles | None:
@@ -98,16 +105,16 @@ def find_adapter(models_dir: Path, name: str | None = None) -> AdapterFiles | No
         return None
     if name is not None:
         return adapter_files(root / name)
-    found = sorted(p for p in root.iterdir() if p.is_dir() and adapter_present(p))
-    return adapter_files(root / DEFAULT_NAME) or (adapter_files(found[0]) if found else None)
+    default = adapter_files(root / DEFAULT_NAME)
+    if default is not None:
+        return default
+    return next((files for p in sorted(root.iterdir()) if (files := adapter_files(p)) is not None), None)
 
 
 def adapter_files(folder: Path) -> AdapterFiles | None:
     """The AdapterFiles of an installed adapter folder, or None when it is incomplete."""
-    weights = adapter_weights(folder) if Path(folder).is_dir() else None
-    if weights is None or not adapter_present(folder):
-        return None
-    return AdapterFiles(Path(folder), weights)
+    weights = _complete(folder)
+    return AdapterFiles(Path(folder), weights) if weights is not None else None
 
 
 def adapter_vram_bytes(files: AdapterFiles) -> int:
