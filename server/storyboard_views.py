@@ -116,13 +116,13 @@ def _cast(board: Board, folder: Path | None,
           script: Script) -> list[tuple[Member, Portrait | None, list[int]]]:
     """The storyboard's cast (engine.images.cast: the request's characters, then the script's),
     each with its current portrait and the scenes that show it."""
-    from engine.images.cast import Cast, scenes_of
+    from engine.images.cast import Cast
     from engine.images.styles import style_for
 
     cast = Cast.for_job(script, board.spec)
     style = style_for(board.spec.image_style)
     return [(m, portrait_of(m, folder, style) if folder is not None else None,
-             scenes_of(script, board.spec, m.name)) for m in cast.members]
+             cast.scenes_of(script, m.name)) for m in cast.members]
 
 
 def portrait_file(board: Board, folder: Path, slug: str) -> Path | None:

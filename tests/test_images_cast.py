@@ -7,27 +7,24 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from engine.contracts import Scene, Script
 from engine.errors import BadInput
-from engine.images.cast import COLOURS, Cast, resolve_image_ref, scenes_of, seed_offset
+from engine.images.cast import COLOURS, Cast, resolve_image_ref, seed_offset
 from engine.images.cast_scenes import portrait_for
-from engine.images.ip_adapter import DEFAULT_NAME, MISSING_NOTE
+from engine.images.ip_adapter import MISSING_NOTE
 from engine.images.portraits import portrait_prompt
 from engine.images.prompts import TOKEN_BUDGET, estimate_tokens
-from engine.images.random_ip_adapter import build_random_ip_adapter
-from engine.images.random_sdxl import build_random_sdxl
 from engine.images.router import ImageRouter
 from engine.images.sdxl import SDXLSource
 from engine.images.styles import style_for
 from engine.progress import StageProgress
 from engine.spec import Character, ImageMode, JobSpec
+from tests import tiny_models
 
 SIZE = (64, 64)
 ADA = Character("Ada", "a woman in a red coat")
@@ -43,21 +40,9 @@ SCRIPT = Script(
     ),
 )
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("cast") / "models"
-    sdxl = build_random_sdxl(root / "sdxl" / "tiny")
-    build_random_ip_adapter(root / "ip_adapter" / DEFAULT_NAME, sdxl / "unet")
-    return root
+#: tests/tiny_models.py: one torch thread (autouse); models/ with a tiny SDXL and a tiny IP-Adapter.
+one_torch_thread = tiny_models.one_torch_thread
+models = tiny_models.models
 
 
 class Notes:
@@ -128,7 +113,7 @@ def test_own_portrait_replaced_repaints_only_its_scenes(models: Path, tmp_path: 
     scenes = tuple(Scene(f"{i}.", p, ("Ada",) if "Ada" in p else ()) for i, p in enumerate(prompts))
     script = Script("Host", scenes, (ADA,))
     spec = job_spec(characters=(Character("Ada", ADA.description, str(first)),))
-    assert scenes_of(script, spec, "ada") == [1, 2, 4]
+    assert Cast.for_job(script, spec).scenes_of(script, "ada") == [1, 2, 4]
     src = SDXLSource(models / "sdxl" / "tiny", device="cpu", size=SIZE, steps=2)
     job = tmp_path / "job"
     before = run(src, job, spec, script=script)

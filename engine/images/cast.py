@@ -8,7 +8,7 @@ for the description and the image. The seed offset depends on the name only, and
 portrait's seed on the name, description and style only, so a recurring series with the same host
 gets the same portrait and the same per-character noise in every episode.
 
-For the storyboard: ``scenes_of`` lists the scenes that show a character (the ones a replaced
+For the storyboard: ``Cast.scenes_of`` lists the scenes that show a character (the ones a replaced
 portrait repaints: the images stage keys each character scene by its portraits' bytes, so a render
 repaints exactly those); ``resolve_image_ref`` turns a request's ``characters[].image`` (an upload
 id or a local path) into the vetted path the engine reads."""
@@ -132,6 +132,14 @@ class Cast:
         found = (self.member(c.name) for c in scene_characters(scene, self.characters))
         return [m for m in found if m is not None]
 
+    def scenes_of(self, script: Script, name: str) -> list[int]:
+        """The 1-based scenes of ``script`` (the one this cast is of) that show the character
+        called ``name`` (what replacing its portrait makes stale)."""
+        member = self.member(name)
+        if member is None:
+            return []
+        return [i + 1 for i, s in enumerate(script.scenes) if member in self.in_scene(s)]
+
     def seeded(self, prompt: ScenePrompt, scene: Scene) -> ScenePrompt:
         """The scene's seed moved by its main character's offset (the first it mentions)."""
         members = self.in_scene(scene)
@@ -164,16 +172,6 @@ def reference(
         shot=shot,
         scale=SHOT_SCALES[shot],
     )
-
-
-def scenes_of(script: Script, spec: JobSpec, name: str) -> list[int]:
-    """The 1-based scenes that show the character called ``name`` (what replacing its portrait
-    makes stale)."""
-    cast = Cast.for_job(script, spec)
-    member = cast.member(name)
-    if member is None:
-        return []
-    return [i + 1 for i, s in enumerate(script.scenes) if member in cast.in_scene(s)]
 
 
 def resolve_image_ref(value: str, *, upload_dir: Path, allowed_roots: Iterable[Path]) -> Path:
