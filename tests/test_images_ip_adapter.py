@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from engine.images.ip_adapter import (
@@ -23,30 +21,16 @@ from engine.images.ip_adapter import (
     shot_of,
 )
 from engine.images.prompts import ScenePrompt
-from engine.images.random_ip_adapter import build_random_ip_adapter
-from engine.images.random_sdxl import build_random_sdxl
 from engine.images.sdxl import SDXLSource
 from engine.progress import StageProgress
+from tests import tiny_models
 
 SIZE = (64, 64)
 PROMPT = ScenePrompt(0, "a detective in the rain at night", "blurry", 5)
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """models/ with a tiny SDXL and a tiny IP-Adapter where the downloader puts them."""
-    root = tmp_path_factory.mktemp("ipa") / "models"
-    sdxl = build_random_sdxl(root / "sdxl" / "tiny")
-    build_random_ip_adapter(root / "ip_adapter" / DEFAULT_NAME, sdxl / "unet")
-    return root
+#: tests/tiny_models.py: one torch thread (autouse); models/ with a tiny SDXL and a tiny IP-Adapter.
+one_torch_thread = tiny_models.one_torch_thread
+models = tiny_models.models
 
 
 @pytest.fixture(scope="module")
