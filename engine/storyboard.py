@@ -16,7 +16,6 @@ the storyboard adopts every picture and voice whose key did not change (engine/a
 
 from __future__ import annotations
 
-import logging
 import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -29,10 +28,7 @@ from engine.images.prompts import scene_seed
 from engine.pipeline import Backends
 from engine.progress import StageProgress
 from engine.script.own import OwnScriptWriter
-from engine.script.speakable import word_count
 from engine.spec import Character, JobSpec, OwnScript, ScriptScene
-
-logger = logging.getLogger(__name__)
 
 WORK: Final = "work"
 POOL: Final = "pool"
@@ -61,6 +57,14 @@ class SceneImage:
 
 def pool_of(folder: Path) -> Path:
     return Path(folder) / POOL
+
+
+def thumbnail_of(folder: Path, key: str) -> Path:
+    """The thumbnail of pooled picture ``key`` (``thumbs/<key>.jpg``), made now if it is missing."""
+    small = Path(folder) / THUMBS / f"{key}.jpg"
+    if not small.is_file():
+        thumbnail(artifacts.pooled(pool_of(folder), "images", key), small)
+    return small
 
 
 def with_scenes(spec: JobSpec, scenes: tuple[ScriptScene, ...], title: str) -> JobSpec:
@@ -154,8 +158,7 @@ def draft(spec: JobSpec, folder: Path, backends: Backends, *, images: bool, repo
     if images:
         pictures = _paint(board, folder, backends, _stage("images", split, 100.0, report, note, cancel), None)
     report(100.0, "Storyboard ready")
-    return {"spec": board.to_dict(), "images": {str(i): p.to_dict() for i, p in pictures.items()},
-            "seconds": seconds(board, backends)}
+    return {"spec": board.to_dict(), "images": {str(i): p.to_dict() for i, p in pictures.items()}}
 
 
 def paint(spec: JobSpec, folder: Path, backends: Backends, index: int, *, report: Report, note: Note,
@@ -187,19 +190,6 @@ def rewrite(spec: JobSpec, folder: Path, backends: Backends, index: int, seed: i
     note(f"Scene {index + 1} rewritten by {backends.script.name}")
     progress(1.0, f"Scene {index + 1} rewritten")
     return {"narration": scene.narration, "image_prompt": scene.image_prompt}
-
-
-def seconds(spec: JobSpec, backends: Backends) -> list[float]:
-    """Each scene's estimated narration length on the voice that will speak it."""
-    predict = getattr(backends.narration, "seconds_for", None)
-    texts = [s.narration for s in read_script(spec).scenes]
-    if callable(predict):
-        try:
-            return [round(float(predict(t, spec)), 1) for t in texts]
-        except (BadInput, ValueError, KeyError) as exc:
-            logger.info("no length prediction (%s)", exc)
-    wpm = backends.narration.words_per_minute(spec) or 150.0
-    return [round(60.0 * word_count(t) / wpm, 1) for t in texts]  # characters in Chinese/Japanese
 
 
 def _with_images(written: tuple[Character, ...], spec: JobSpec) -> tuple[Character, ...]:

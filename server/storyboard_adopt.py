@@ -21,12 +21,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from engine import artifacts
 from engine.contracts import Script
 from engine.errors import BadInput
 from engine.images.files import IMAGES_DIR, scene_path
 from engine.spec import JobSpec
-from engine.storyboard import THUMBS, SceneImage, file_picture, pool_of, read_script, thumbnail
+from engine.storyboard import SceneImage, file_picture, pool_of, read_script, thumbnail_of
 from server.storyboards import DETAIL_LINES, Board
 
 log = logging.getLogger(__name__)
@@ -72,10 +71,8 @@ def render_pictures(spec: JobSpec, workdir: Path, folder: Path) -> tuple[Made, .
             continue
         if picture is None:
             continue
-        small = Path(folder) / THUMBS / f"{picture.key}.jpg"
         try:
-            if not small.is_file():
-                thumbnail(artifacts.pooled(pool_of(folder), "images", picture.key), small)
+            thumbnail_of(folder, picture.key)
         except (OSError, ValueError) as exc:  # made again on its first request
             log.warning("storyboard %s: no thumbnail of scene %d (%s)", folder.name, i + 1, exc)
         made.append(Made(i + 1, _inputs(spec, script, i), picture))

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from engine.errors import BadInput
-from engine.spec import AspectRatio, Character, JobSpec, OwnScript, ScriptScene
+from engine.spec import AspectRatio, Character, JobSpec, ScriptScene
 from server.schemas import MAX_SEED, RequestInvalid
 from server.storyboard_models import NewScene, Regenerate, SceneEdit, StoryboardEdit
 from server.storyboards import Board, Conflict, new_uid
@@ -32,12 +32,14 @@ def editable(board: Board, field: str, uid: str | None = None) -> None:
         raise Conflict(field, f"scene {n} is being regenerated ({board.busy[uid]}); edit it once it is done")
 
 
-def with_scenes(board: Board, scenes: list[ScriptScene], uids: list[str] | None = None,
-                title: str | None = None, characters: tuple[Character, ...] | None = None) -> Board:
+def board_with_scenes(board: Board, scenes: list[ScriptScene], uids: list[str] | None = None,
+                      title: str | None = None, characters: tuple[Character, ...] | None = None) -> Board:
     """``board`` with these scenes (and ids, title, characters); pictures of removed scenes dropped."""
-    own = OwnScript(tuple(scenes), board.title if title is None else title)
+    from engine.storyboard import with_scenes
+
     cast = board.spec.characters if characters is None else characters
-    spec = replace(board.spec, script=own, num_scenes=len(scenes), characters=cast)
+    spec = replace(with_scenes(board.spec, tuple(scenes), board.title if title is None else title),
+                   characters=cast)
     ids = tuple(uids if uids is not None else board.uids)
     return replace(board, spec=spec, uids=ids, images={u: r for u, r in board.images.items() if u in ids})
 
@@ -69,7 +71,7 @@ def make_portraits(spec: JobSpec, folder: Path, config: Any) -> list[str]:
     from engine import artifacts
     from engine.images.cast_scenes import portrait_for
     from engine.progress import StageProgress
-    from engine.storyboard import POOL, WORK, read_script
+    from engine.storyboard import WORK, pool_of, read_script
 
     owned = [c for c in spec.characters if c.image]
     if not owned or spec.script is None:
@@ -85,7 +87,7 @@ def make_portraits(spec: JobSpec, folder: Path, config: Any) -> list[str]:
         except BadInput as exc:
             index = next(i for i, o in enumerate(spec.characters) if o is c)
             raise RequestInvalid(f"characters[{index}].image", exc.message) from None
-    artifacts.publish_cast(work, folder / POOL)
+    artifacts.publish_cast(work, pool_of(folder))
     return [c.name for c in owned]
 
 
@@ -113,7 +115,7 @@ def edit_board(edit: StoryboardEdit, cast: tuple[Character, ...] | None = None) 
                 for ref in refs
             ]
             scenes, uids = [s for s, _ in slots], [u for _, u in slots]
-        return with_scenes(board, scenes, uids, title, cast)
+        return board_with_scenes(board, scenes, uids, title, cast)
 
     return change
 
@@ -138,7 +140,7 @@ def edit_scene(edit: SceneEdit, uid: str, n: int, picture: dict[str, Any] | None
             raise Conflict("n", f"scene {n} was removed meanwhile")
         scenes = list(board.scenes)
         scenes[index] = replace(scenes[index], **changes)
-        updated = with_scenes(board, scenes)
+        updated = board_with_scenes(board, scenes)
         return replace(updated, images={**updated.images, uid: picture}) if picture is not None else updated
 
     return change
@@ -163,7 +165,7 @@ def regenerate(body: Regenerate, uid: str, n: int) -> tuple[Change, dict[str, An
         scenes[index] = replace(scenes[index], seed=new_seed, image=None,
                                 image_prompt=prompt if prompt is not None else scenes[index].image_prompt)
         label = "Painting" if body.what == "image" else "Rewriting and painting"
-        return replace(with_scenes(board, scenes), substatus=f"{label} scene {n}", progress=0.0)
+        return replace(board_with_scenes(board, scenes), substatus=f"{label} scene {n}", progress=0.0)
 
     payload: dict[str, Any] = {"prompt": prompt} if prompt else {}
     if body.seed is not None:
@@ -180,6 +182,7 @@ def manual_picture(ref: str, config: Any, spec: JobSpec, folder: Path,
     from engine import artifacts, tempnames
     from engine.images.files import save_png_atomic
     from engine.images.normalise import normalise_image
+    from engine.storyboard import MANUAL, pool_of
     from server.paths import path_checker
 
     upload = config.upload_dir / ref
@@ -192,11 +195,11 @@ def manual_picture(ref: str, config: Any, spec: JobSpec, folder: Path,
         picture = normalise_image(source, size, label=f"image {ref!r}")
     except BadInput as exc:
         raise RequestInvalid("image", exc.message) from None
-    copy = folder / "manual" / f"{secrets.token_hex(6)}{source.suffix.lower() or '.png'}"
+    copy = folder / MANUAL / f"{secrets.token_hex(6)}{source.suffix.lower() or '.png'}"
     with tempnames.atomic_path(copy) as tmp:
         shutil.copyfile(source, tmp)
     key = artifacts.file_key(copy, kind="manual", size=size)
-    dest = artifacts.pooled(folder / "pool", "images", key)
+    dest = artifacts.pooled(pool_of(folder), "images", key)
     save_png_atomic(picture, dest)
     artifacts.record(dest, key, {"source": "manual", "seed": None, "prompt": prompt, "origin": str(copy)})
     return copy, {"key": key, "source": "manual", "seed": None, "prompt": prompt}

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import re
+from contextlib import contextmanager
 from dataclasses import replace
 from functools import partial
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Iterator, TypeVar
 
 from aiohttp import web
 
@@ -110,13 +111,21 @@ async def _answer(request: web.Request, board: Board, status: int = 200) -> web.
     return web.json_response(view, status=status)
 
 
-async def _change(request: web.Request, board_id: str, change: Change) -> Board:
+@contextmanager
+def _conflicts() -> Iterator[None]:
+    """A Conflict raised inside answers 409 naming its field."""
     try:
-        return await off_loop(partial(_store(request).edit, board_id, change))
-    except KeyError:
-        raise NotFound(f"No storyboard with id {board_id!r}") from None
+        yield
     except Conflict as exc:
         raise RequestInvalid(exc.field, exc.message, status=409) from None
+
+
+async def _change(request: web.Request, board_id: str, change: Change) -> Board:
+    try:
+        with _conflicts():
+            return await off_loop(partial(_store(request).edit, board_id, change))
+    except KeyError:
+        raise NotFound(f"No storyboard with id {board_id!r}") from None
 
 
 async def create_storyboard(request: web.Request) -> web.Response:
@@ -161,10 +170,8 @@ async def patch_storyboard(request: web.Request) -> web.Response:
     config = request.app[config_key]
     cast = await off_loop(partial(vet_cast, edit, config))
     if cast is not None and any(c.image for c in cast):
-        try:
+        with _conflicts():
             editable(board, "characters")  # before any file work
-        except Conflict as exc:
-            raise RequestInvalid(exc.field, exc.message, status=409) from None
         folder = storyboards_dir(config.data_dir) / board.id
         spec = replace(board.spec, characters=cast)
         await off_loop(partial(make_portraits, spec, folder, config))
@@ -177,10 +184,8 @@ async def patch_scene(request: web.Request) -> web.Response:
     edit = await off_loop(partial(_validate, SceneEdit, await _body(request)))
     picture, copy = None, None
     if edit.image is not None:
-        try:
+        with _conflicts():
             editable(board, "image", uid)  # before any file work
-        except Conflict as exc:
-            raise RequestInvalid(exc.field, exc.message, status=409) from None
         config = request.app[config_key]
         folder = storyboards_dir(config.data_dir) / board.id
         prompt = edit.image_prompt if edit.image_prompt is not None else board.scenes[n - 1].image_prompt
@@ -195,22 +200,19 @@ async def regenerate_scene(request: web.Request) -> web.Response:
     body = await off_loop(partial(_validate, Regenerate, await _body(request)))
     change, payload = regenerate(body, uid, n)
     try:
-        updated = await off_loop(
-            partial(_store(request).regenerate, board.id, uid, body.what, change, payload))
+        with _conflicts():
+            updated = await off_loop(
+                partial(_store(request).regenerate, board.id, uid, body.what, change, payload))
     except KeyError:
         raise NotFound(f"No storyboard with id {board.id!r}") from None
-    except Conflict as exc:
-        raise RequestInvalid(exc.field, exc.message, status=409) from None
     request.app[services_key].runner.wake()
     return await _answer(request, updated, status=202)
 
 
 async def render_storyboard(request: web.Request) -> web.Response:
     board = await _get(request)
-    try:
+    with _conflicts():
         editable(board, "storyboard_id")
-    except Conflict as exc:
-        raise RequestInvalid(exc.field, exc.message, status=409) from None
     spec = replace(board.spec, storyboard_id=board.id, notes=(f"Rendered from storyboard {board.id}",))
     job = await off_loop(partial(request.app[services_key].runner.submit, spec))
     await off_loop(partial(_store(request).add_render, board.id, job.id))
@@ -239,16 +241,15 @@ async def _picture(request: web.Request, thumb: bool) -> web.StreamResponse:
     record = board.images.get(uid)
     if not record or not KEY.match(str(record.get("key", ""))):
         raise NotFound(f"Scene {n} of storyboard {board.id} has no picture yet")
+    from engine.artifacts import pooled
+    from engine.storyboard import pool_of, thumbnail_of
+
     folder = storyboards_dir(request.app[config_key].data_dir) / board.id
-    path = folder / "pool" / "images" / f"{record['key']}.png"
+    path = pooled(pool_of(folder), "images", str(record["key"]))
     if not await off_loop(path.is_file):
         raise NotFound(f"Scene {n}'s picture is gone from the storyboard's folder")
     if thumb:
-        from engine.storyboard import thumbnail
-
-        small = folder / "thumbs" / f"{record['key']}.jpg"
-        if not await off_loop(small.is_file):
-            await off_loop(partial(thumbnail, path, small))
+        small = await off_loop(partial(thumbnail_of, folder, str(record["key"])))
         return web.FileResponse(small, headers={"Content-Type": "image/jpeg",
                                                 "Cache-Control": "max-age=3600"})
     return web.FileResponse(path, headers={"Content-Type": "image/png", "Cache-Control": "max-age=3600"})

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from engine import artifacts
 from engine.pipeline import Backends
-from engine.spec import JobSpec, OwnScript
+from engine.spec import JobSpec
 from server.storyboards import storyboards_dir
 
 
@@ -50,7 +50,7 @@ def run_storyboard(cmd: dict[str, Any], backends: Backends, events: Events, canc
         # both: "prompt" is the picture's (already the scene's image prompt, kept over the rewrite's)
         # and the rewrite's variant follows the picture's seed
         given = payload.get("prompt")
-        hint = payload.get("hint") or (given if op == "narration" else None)
+        hint = given if op == "narration" else None
         seed = payload.get("seed")
         if seed is None and op == "both" and spec.script is not None:
             seed = spec.script.scenes[index].seed
@@ -65,7 +65,7 @@ def run_storyboard(cmd: dict[str, Any], backends: Backends, events: Events, canc
             scenes = list(spec.script.scenes)
             scenes[index] = replace(scenes[index], narration=result["narration"],
                                     image_prompt=result["image_prompt"])
-            painted = replace(spec, script=OwnScript(tuple(scenes), spec.script.title))
+            painted = sb.with_scenes(spec, tuple(scenes), spec.script.title)
             result.update(sb.paint(painted, folder, backends, index,
                                    report=lambda p, m: report(50 + p / 2, m), note=note, cancel=cancel))
     else:
@@ -77,7 +77,9 @@ def before_render(spec: JobSpec, workdir: Path, data_dir: Path) -> Path | None:
     """A storyboard's render reuses the storyboard's pool (pictures and earlier renders' voices)."""
     if not spec.storyboard_id:
         return None
-    pool = storyboards_dir(data_dir) / spec.storyboard_id / "pool"
+    from engine.storyboard import pool_of
+
+    pool = pool_of(storyboards_dir(data_dir) / spec.storyboard_id)
     workdir.mkdir(parents=True, exist_ok=True)
     artifacts.set_pools(workdir, [pool])
     return pool

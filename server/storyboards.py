@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from engine.spec import JobSpec, OwnScript, ScriptScene
+from engine.spec import JobSpec, ScriptScene
 
 if TYPE_CHECKING:
     from engine.storyboard_prune import Pruned
@@ -170,7 +170,7 @@ class StoryboardStore:
     # -- reads ---------------------------------------------------------------------------------
     def get(self, board_id: str) -> Board | None:
         with self._lock:
-            row = self._db.execute("SELECT * FROM storyboards WHERE id = ?", (board_id,)).fetchone()
+            row = self._row(board_id)
             return self._board(row) if row else None
 
     def recent(self, limit: int = 50) -> list[Board]:
@@ -179,12 +179,11 @@ class StoryboardStore:
                                     (limit,)).fetchall()
             return [self._board(r) for r in rows]
 
-    def untouched_since(self, cutoff: float) -> list[str]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT id FROM storyboards WHERE updated_at < ? AND id NOT IN "
-                "(SELECT storyboard_id FROM storyboard_tasks)", (cutoff,)).fetchall()
-            return [r[0] for r in rows]
+    def _row(self, board_id: str) -> sqlite3.Row | None:
+        """The storyboard's row (None when there is none); the caller holds the lock."""
+        row: sqlite3.Row | None = self._db.execute("SELECT * FROM storyboards WHERE id = ?",
+                                                   (board_id,)).fetchone()
+        return row
 
     def _board(self, row: sqlite3.Row) -> Board:
         busy = {r["uid"] or "*": r["op"] for r in self._db.execute(
@@ -236,15 +235,7 @@ class StoryboardStore:
 
     def edit(self, board_id: str, change: Callable[[Board], Board]) -> Board:
         """Apply ``change`` to the storyboard in one transaction (it raises Conflict to refuse)."""
-        def work() -> Board:
-            row = self._db.execute("SELECT * FROM storyboards WHERE id = ?", (board_id,)).fetchone()
-            if row is None:
-                raise KeyError(board_id)
-            changed = change(self._board(row))
-            self._write(changed)
-            return changed
-
-        self._transaction(work)
+        self._change(board_id, change)
         self.prune(board_id)
         board = self.get(board_id)
         assert board is not None
@@ -253,17 +244,24 @@ class StoryboardStore:
     def regenerate(self, board_id: str, uid: str, op: str, change: Callable[[Board], Board],
                    payload: Mapping[str, Any]) -> Board:
         """Apply ``change`` (the new prompt or seed) and queue the task, in one transaction."""
-        def work() -> None:
-            row = self._db.execute("SELECT * FROM storyboards WHERE id = ?", (board_id,)).fetchone()
-            if row is None:
-                raise KeyError(board_id)
-            self._write(change(self._board(row)))
-            self._add_task(board_id, op, uid, payload)
-
-        self._transaction(work)
+        self._change(board_id, change, (op, uid, payload))
         board = self.get(board_id)
         assert board is not None
         return board
+
+    def _change(self, board_id: str, change: Callable[[Board], Board],
+                task: tuple[str, str, Mapping[str, Any]] | None = None) -> None:
+        """``change`` written, and ``task`` (op, uid, payload) queued, in one transaction; KeyError
+        when there is no such storyboard."""
+        def work() -> None:
+            row = self._row(board_id)
+            if row is None:
+                raise KeyError(board_id)
+            self._write(change(self._board(row)))
+            if task is not None:
+                self._add_task(board_id, *task)
+
+        self._transaction(work)
 
     def add_render(self, board_id: str, job_id: str) -> None:
         def work() -> None:
@@ -303,8 +301,7 @@ class StoryboardStore:
                 f"({', '.join('?' for _ in waiting)}) ORDER BY seq LIMIT 1", waiting).fetchone()
             if row is None:
                 return None
-            board_row = self._db.execute("SELECT * FROM storyboards WHERE id = ?",
-                                         (row["storyboard_id"],)).fetchone()
+            board_row = self._row(row["storyboard_id"])
             if board_row is None:
                 self._db.execute("DELETE FROM storyboard_tasks WHERE id = ?", (row["id"],))
                 return None
@@ -374,7 +371,7 @@ class StoryboardStore:
             return
 
         def work() -> None:
-            row = self._db.execute("SELECT * FROM storyboards WHERE id = ?", (board_id,)).fetchone()
+            row = self._row(board_id)
             if row is not None:
                 self._write(adopt(self._board(row), job_id, made))
 
@@ -399,7 +396,7 @@ class StoryboardStore:
             if board_id in self._pruning:
                 return None
             try:
-                row = self._db.execute("SELECT * FROM storyboards WHERE id = ?", (board_id,)).fetchone()
+                row = self._row(board_id)
                 task = self._db.execute("SELECT 1 FROM storyboard_tasks WHERE storyboard_id = ? LIMIT 1",
                                         (board_id,)).fetchone()
                 board = self._board(row) if row is not None else None
@@ -452,7 +449,7 @@ class StoryboardStore:
 
     def _apply(self, task: Task, change: Callable[[Board], Board], *, finished: bool) -> None:
         def work() -> None:
-            row = self._db.execute("SELECT * FROM storyboards WHERE id = ?", (task.storyboard_id,)).fetchone()
+            row = self._row(task.storyboard_id)
             if finished:
                 self._db.execute("DELETE FROM storyboard_tasks WHERE id = ?", (task.id,))
             if row is not None:
@@ -472,6 +469,8 @@ def _what(task: Task, b: Board) -> str:
 
 def _result(b: Board, task: Task, result: Mapping[str, Any]) -> Board:
     """A finished task's result applied to the storyboard as it is now."""
+    from engine.storyboard import with_scenes
+
     if task.op == "draft":
         spec = JobSpec.from_dict(dict(result["spec"]))
         uids = tuple(new_uid() for _ in (spec.script.scenes if spec.script else ()))
@@ -491,6 +490,6 @@ def _result(b: Board, task: Task, result: Mapping[str, Any]) -> Board:
                                 else str(result.get("image_prompt") or scenes[index].image_prompt))
     if "image" in result:
         pictures[task.uid or ""] = dict(result["image"])
-    spec = replace(b.spec, script=OwnScript(tuple(scenes), b.title))
+    spec = with_scenes(b.spec, tuple(scenes), b.title)
     return replace(b, spec=spec, images=pictures, progress=100.0, substatus=f"{_what(task, b)} is ready",
                    error=None)
