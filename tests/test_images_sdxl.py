@@ -6,7 +6,7 @@ import json
 import shutil
 import threading
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 import pytest
@@ -26,6 +26,7 @@ from engine.images.sdxl import SDXLSource  # noqa: E402
 from engine.images.styles import style_for  # noqa: E402
 from engine.progress import StageProgress  # noqa: E402
 from engine.spec import Character, ImageMode, JobSpec  # noqa: E402
+from tests import tiny_models  # noqa: E402
 
 SIZE = (64, 64)
 SCRIPT = Script(
@@ -38,14 +39,7 @@ SCRIPT = Script(
     ),
 )
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """Tiny models run fastest on one thread; on a busy 2-core machine two threads spin-wait ~20x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+one_torch_thread = tiny_models.one_torch_thread  # autouse: tiny models on one thread
 
 
 @pytest.fixture(scope="session")
