@@ -181,6 +181,7 @@ class ImageRouter:
                 ref = cast.reference(scene, _slice(sub, 0.0, 0.0), ai) if kind == "ai" else None
                 made_as = kind if kind != "ai" else ai
                 key = self._key(made_as, origin, sp, style.name, size, cast.key(made_as, scene, ref))
+                keyed = (made_as, origin, ref)  # what ``key`` was made from
                 if artifacts.reuse(dest, key, "images", workdir):  # its key and recorded size: intact
                     sub(1.0, f"Scene {i + 1} of {n} already made — kept")
                     meta = artifacts.read_sidecar(dest) or {}
@@ -235,8 +236,11 @@ class ImageRouter:
                 ref = cast.made(kind, i + 1, ref, progress)
                 meta = {"source": kind, "seed": sp.seed, "prompt": sp.prompt, "origin": str(origin or ""),
                         "portraits": cast.depends(kind, scene, ref)}
-                made_key = self._key(kind, origin, sp, style.name, size, cast.key(kind, scene, ref))
-                artifacts.record(dest, made_key, meta)
+                # made otherwise than planned (an unreadable stock file, SDXL failed over to draft
+                # art, the adapter did not load): key what was made; else ``key`` stands (no rehash)
+                if (kind, origin, ref) != keyed:
+                    key = self._key(kind, origin, sp, style.name, size, cast.key(kind, scene, ref))
+                artifacts.record(dest, key, meta)
                 records.append(
                     SceneImage(
                         i + 1,
