@@ -103,12 +103,14 @@ class Context:
     next_raw: str  # next token's core, case kept
 
 
-def split_token(token: str) -> tuple[str, str, str]:
-    """'"(Hello!)"' -> ('"(', 'Hello', '!)"'); a token of punctuation only is all core."""
+def split_token(token: str, *, leading: str = _LEADING, trailing: str = _TRAILING) -> tuple[str, str, str]:
+    """'"(Hello!)"' -> ('"(', 'Hello', '!)"'); a token of punctuation only is all core.
+    ``leading`` and ``trailing`` are the marks that may open and close a token (English's by
+    default)."""
     start, end = 0, len(token)
-    while start < end and token[start] in _LEADING:
+    while start < end and token[start] in leading:
         start += 1
-    while end > start and token[end - 1] in _TRAILING:
+    while end > start and token[end - 1] in trailing:
         end -= 1
     if start == end:
         return "", token, ""

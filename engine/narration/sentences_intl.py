@@ -4,13 +4,18 @@ read out by engine.narration.normalize_intl, and Chinese and Japanese cut into p
 BudouX, so captions and the spoken-word highlight work per character group."""
 from __future__ import annotations
 
+import functools
 import re
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from engine.languages import Language
+from engine.narration import normalize
 from engine.narration.markup import PARAGRAPH_MARK, clean_markup
 from engine.narration.normalize_intl import rules_for, say_core
 from engine.narration.sentences import Sentence, Token, chunk
+
+if TYPE_CHECKING:
+    import budoux
 
 LEADING: Final = "\"'([{¡¿«„“‘「『（【《〈"
 TRAILING: Final = "\"')]}.,;:!?…»”’」』）】》〉。、，！？：；؟،؛।"
@@ -29,14 +34,18 @@ _SIGN: Final = frozenset({"$", "€", "£", "¥", "₹", "₩", "₽", "₺", "R
 
 def split_token(token: str) -> tuple[str, str, str]:
     """'¿«Hola»?' -> ('¿«', 'Hola', '»?'); a token of punctuation only is all core."""
-    start, end = 0, len(token)
-    while start < end and token[start] in LEADING:
-        start += 1
-    while end > start and token[end - 1] in TRAILING:
-        end -= 1
-    if start == end:
-        return "", token, ""
-    return token[:start], token[start:end], token[end:]
+    return normalize.split_token(token, leading=LEADING, trailing=TRAILING)
+
+
+@functools.lru_cache(maxsize=None)
+def _budoux_parser(model: str) -> budoux.Parser:
+    """BudouX's parser for ``model`` ("ja" or "zh-hans"), loaded once: each load reads and
+    parses the model's JSON."""
+    import budoux
+
+    if model == "ja":
+        return budoux.load_default_japanese_parser()
+    return budoux.load_default_simplified_chinese_parser()
 
 
 def _ends_with_abbreviation(segment: str, lang: Language) -> bool:
@@ -81,8 +90,8 @@ def _with_signs(words: list[str], spaced_groups: bool = False) -> list[str]:
     everywhere) so do digit groups: ['25', '000'] -> ['25 000']."""
     out: list[str] = []
     for word in words:
-        core = split_token(word)[1]
-        if (spaced_groups and out and re.fullmatch(r"\d{3}", core) and not split_token(word)[0]
+        lead, core, _ = split_token(word)
+        if (spaced_groups and out and re.fullmatch(r"\d{3}", core) and not lead
                 and re.fullmatch(r"\d{1,3}(?: \d{3})*", out[-1])):
             out[-1] += " " + word
         elif out and core in _SIGN and any(c.isdigit() for c in out[-1]):
@@ -98,10 +107,7 @@ def _tokens(sentence: str, lang: Language) -> list[str]:
     words = _with_signs(sentence.split(), spaced_groups=True)  # 25 000: the SI way, in every language
     if lang.spaced or not lang.budoux:
         return words
-    import budoux
-
-    parser = budoux.load_default_japanese_parser() if lang.budoux == "ja" else (
-        budoux.load_default_simplified_chinese_parser())
+    parser = _budoux_parser(lang.budoux)
     out: list[str] = []
     for word in words:
         for phrase in parser.parse(word):
