@@ -42,7 +42,7 @@ from engine.script.llama_plan import (
 )
 from engine.script.finish import DraftScene, finish, merge_sheet
 from engine.script.grammar_sampler import Sampling
-from engine.script.length import WordBudget, scene_budget, trim_to_budget, word_budget
+from engine.script.length import SceneBudget, WordBudget, trim_to_budget, word_budget
 from engine.script.speakable import speakable, trim_to_words, word_count
 from engine.spec import JobSpec
 
@@ -140,8 +140,8 @@ class LlamaWriter:
         n = len(script.scenes)
         if not 0 <= index < n:
             raise BadInput(f"the script has no scene {index + 1}")
-        budget = scene_budget(n, spec.duration_minutes, words_per_minute, index)
-        total = word_budget(n, spec.duration_minutes, words_per_minute).target
+        whole = word_budget(n, spec.duration_minutes, words_per_minute)
+        budget, total = SceneBudget(whole.scene_targets[index]), whole.target
         story = replace(spec, num_scenes=n, characters=script.characters, script=None)
         chars = _in_chars(spec)
         lo = max(budget.low, round(0.95 * budget.target))  # the grammar's floor, above what is accepted
@@ -178,7 +178,7 @@ class LlamaWriter:
             text = trim_to_words(text, budget.high, exact=True)
         scene = finish(script.title, script.characters, [DraftScene(text, draft.image_prompt)],
                        self.name).scenes[0]
-        unit = prompts.units(language(spec.language))
+        unit = language(spec.language).unit_name
         progress(1.0, f"Scene {index + 1} rewritten ({word_count(scene.narration)} {unit})")
         return scene
 

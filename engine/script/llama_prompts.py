@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Final, Sequence
 
-from engine.languages import Language, language
+from engine.languages import language
 from engine.presets import STORY_TYPES
 from engine.script.guidance import HOOKS, PACING, guide_for
 from engine.spec import Character, JobSpec
@@ -52,11 +52,6 @@ _WRITE_IN: Final = {
 }
 
 
-def units(lang: Language) -> str:
-    """What the length is counted in: words, or characters for Chinese and Japanese."""
-    return "characters" if lang.unit == "char" else "words"
-
-
 def _language_line(spec: JobSpec) -> str | None:
     lang = language(spec.language)
     if lang.code == "en":
@@ -89,7 +84,7 @@ def instructions(spec: JobSpec, target_words: int) -> str:
     guide = guide_for(spec.story_type)
     kind = STORY_TYPES.get(spec.story_type, spec.story_type)
     minutes = f"{spec.duration_minutes:g}"
-    unit = units(language(spec.language))
+    unit = language(spec.language).unit_name
     lines = (
         (
             "You are a scriptwriter for short narrated videos. Each scene is one picture on screen while the "
@@ -125,15 +120,11 @@ def _words_line(scene_words: Sequence[int], first: int, unit: str = "words") -> 
     )
 
 
-def _unit(spec: JobSpec) -> str:
-    return units(language(spec.language))
-
-
 def plan_messages(spec: JobSpec, target_words: int, scene_words: Sequence[int]) -> list[Message]:
     task = (
         f"Write the whole script now: a title, the character sheet, and exactly {len(scene_words)} scenes, "
         "each with narration, the names of the characters in it, and an image_prompt. "
-        + _words_line(scene_words, 0, _unit(spec))
+        + _words_line(scene_words, 0, language(spec.language).unit_name)
     )
     return [{"role": "user", "content": instructions(spec, target_words) + "\n\n" + task}]
 
@@ -173,7 +164,7 @@ def batch_messages(
         f"{_outline_text(title, sheet, summaries)}\n\n{story_so_far}"
         f"Now write scenes {first + 1} to {last} (exactly {len(scene_words)} scenes), following the scene "
         "plan, continuing naturally from the narration so far. "
-        f"{_words_line(scene_words, first, _unit(spec))}"
+        f"{_words_line(scene_words, first, language(spec.language).unit_name)}"
         + (" The last scene ends the story." if last == len(summaries) else "")
     )
     return [{"role": "user", "content": instructions(spec, target_words) + "\n\n" + task}]
@@ -188,7 +179,7 @@ def more_messages(
         ending = " (the story's last scene: keep the ending last)" if index == total_scenes - 1 else ""
         parts.append(
             f'{n + 1}. Scene {index + 1}{ending} currently ends: "...{_tail(text)}"\n'
-            f"   Continue it with about {add} more {_unit(spec)}."
+            f"   Continue it with about {add} more {language(spec.language).unit_name}."
         )
     task = (
         f'The script "{title}" is too short. Continue the narration of these {len(scenes)} scenes, each '
@@ -279,7 +270,7 @@ def rewrite_messages(spec: JobSpec, target_words: int, title: str, sheet: Sequen
         f"Title: {title}\nCharacters:\n{cast}\nThe story, scene by scene ({n} scenes):\n" + "\n".join(lines)
         + f"\n\nWrite scene {index + 1} of {n} again: new narration that follows on from the scene before it"
         " and leads into the scene after it, telling the same part of the story in fresh words (do not copy"
-        f" what it says now), with about {scene_words} {units(lang)}, and an image_prompt for its picture."
+        f" what it says now), with about {scene_words} {lang.unit_name}, and an image_prompt for its picture."
         + place
         + (f'\nThe creator asks for this scene: "{wish}"' if wish else "")
         + (f"\n{_WRITE_IN[lang.code]}" if lang.code in _WRITE_IN else "")
