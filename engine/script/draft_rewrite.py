@@ -16,7 +16,7 @@ from engine.languages import language
 from engine.script.draft import SOURCE, _Picker, _picture, _scene, _Story, kit_for
 from engine.script.draft_kit import DraftKit, topic_phrase
 from engine.script.finish import DraftScene, finish
-from engine.script.length import SceneBudget, scene_budget, word_budget
+from engine.script.length import SceneBudget, word_budget
 from engine.script.speakable import speakable, trim_to_words, word_count
 from engine.spec import Character, JobSpec
 
@@ -34,8 +34,8 @@ def rewrite_scene(script: Script, index: int, spec: JobSpec, *, hint: str | None
     lang = language(spec.language)
     if lang.code != "en":  # the rate is in the job's language; the draft is English
         words_per_minute *= language("en").per_minute / lang.per_minute
-    budget = scene_budget(n, spec.duration_minutes, words_per_minute, index)
     total = word_budget(n, spec.duration_minutes, words_per_minute)
+    budget = SceneBudget(total.scene_targets[index])
     written = sum(total.scene_targets[:index])  # where the scene sits in the story
     kit = kit_for(spec.story_type)
     narrations = [s.narration for s in script.scenes]
