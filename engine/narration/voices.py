@@ -170,8 +170,9 @@ def resolve_voice(voice_id: str, candidates: Sequence[Voice] = _CATALOG,
         if score > best_score:
             best, best_score = voice, score
     of = f"{language_name} " if language_name else ""
+    fallback = "the default" if candidates is _CATALOG else "the first"  # the one ``best`` started as
     why = (f"the nearest {of}voice by its words" if best_score > 0
-           else f"no {of}voice matched its words; the first")
+           else f"no {of}voice matched its words; {fallback}")
     return best, f"voice {voice_id!r} -> {best.id} ({why})"
 
 
