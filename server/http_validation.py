@@ -5,6 +5,7 @@ first wrong field, its message written from the field's JSON Schema (EdgeJsonSch
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -39,6 +40,12 @@ def validate(model: type[M], body: Any) -> M:
         raise request_invalid(model, exc.errors(include_url=False), body) from None
 
 
+@cache
+def _schema(model: type[BaseModel]) -> dict[str, Any]:
+    """``model``'s JSON Schema (as EdgeJsonSchema writes it), made once per model: only read."""
+    return model.model_json_schema(schema_generator=EdgeJsonSchema)
+
+
 @dataclass(frozen=True)
 class _Where:
     """One pydantic error placed in the model's JSON Schema: the field's path (union branch tags
@@ -56,7 +63,7 @@ def request_invalid(model: type[BaseModel], errors: list[ErrorDetails], body: An
     model's JSON Schema at the error's place, so a message never disagrees with /api/openapi.json.
     Of a union (text or a list of scenes), the branch of the JSON type that was sent is reported;
     when none is, the union itself ("must be a string or a list of ...")."""
-    schema = model.model_json_schema(schema_generator=EdgeJsonSchema)
+    schema = _schema(model)
     placed = [_place(schema, e, errors, body) for e in errors]
     fitting = [(e, w) for e, w in zip(errors, placed) if w.fits]
     if not fitting:

@@ -6,7 +6,9 @@ makes TypeScript types from it: ``npx openapi-typescript http://localhost:5000/a
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
+from functools import cache
 from http import HTTPStatus
 from typing import Any, Literal, Mapping
 
@@ -181,7 +183,14 @@ ENDPOINTS: tuple[Endpoint, ...] = (
 
 
 def openapi_document() -> dict[str, Any]:
-    """The whole document, its schemas generated from the models each endpoint names."""
+    """The whole document, its schemas generated from the models each endpoint names: a copy of
+    the one made on the first call (it never changes while the server runs), the caller's to change."""
+    return copy.deepcopy(_document())
+
+
+@cache
+def _document() -> dict[str, Any]:
+    """The document, made once (~20 ms of schema generation); never changed: openapi_document copies it."""
     wanted: list[tuple[type[BaseModel], JsonSchemaMode]] = [(ErrorBody, "serialization")]
     for e in ENDPOINTS:
         wanted += [(e.body, "validation")] if e.body is not None else []
