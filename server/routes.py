@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import json
 import os
 import re
 import shutil
 import stat
 from dataclasses import dataclass, field, replace
+from functools import cache
 from pathlib import Path
-from typing import Any, Awaitable, TypeVar
+from typing import TYPE_CHECKING, Any, Awaitable, Sequence, TypeVar
 
 from aiohttp import BodyPartReader, MultipartReader, web
 from aiohttp.helpers import parse_mimetype
@@ -51,6 +53,9 @@ from server.http_responses import (
     Voices,
 )
 from server.schemas import options, parse_video_request
+
+if TYPE_CHECKING:
+    from engine.models import InstalledModel
 
 T = TypeVar("T")
 VIDEO_NAME = re.compile(VIDEO_NAME_PATTERN)
@@ -152,22 +157,26 @@ async def health(request: web.Request) -> web.Response:
     )
 
 
-def installed_voices(config: Config) -> dict[str, Path]:
-    """The voice folders the narrator will use (none when it is forced to the embedded voice)."""
+def installed_voices(config: Config, installed: Sequence[InstalledModel] | None = None) -> dict[str, Path]:
+    """The voice folders the narrator will use (none when it is forced to the embedded voice).
+    ``installed``: find_installed(config.models_dir), when the caller has it already."""
     from engine.models import find_installed
 
     if config.narration_backend == "embedded":
         return {}
-    return {m.name: m.path for m in find_installed(config.models_dir) if m.kind == "tts"}
+    models = find_installed(config.models_dir) if installed is None else installed
+    return {m.name: m.path for m in models if m.kind == "tts"}
 
 
-def installed_writer(config: Config) -> bool:
-    """A GGUF language model will write scripts (not forced to the draft writer)."""
+def installed_writer(config: Config, installed: Sequence[InstalledModel] | None = None) -> bool:
+    """A GGUF language model will write scripts (not forced to the draft writer).
+    ``installed``: find_installed(config.models_dir), when the caller has it already."""
     from engine.models import find_installed
 
     if config.script_backend == "draft":
         return False
-    return any(m.kind == "llm" for m in find_installed(config.models_dir))
+    models = find_installed(config.models_dir) if installed is None else installed
+    return any(m.kind == "llm" for m in models)
 
 
 def check_language(spec: JobSpec, config: Config) -> JobSpec:
@@ -176,30 +185,39 @@ def check_language(spec: JobSpec, config: Config) -> JobSpec:
     it, and a language model that writes it unless the request has its own ``script``. A language
     the installed GGUFs are not known to write well is accepted with a note in the job's details
     naming the download that writes it well."""
+    from engine.models import find_installed
     from engine.narration.voice_packs import require_language, require_writer
 
     code, own = spec.language, spec.script is not None
+    # One look at the models folder (a manifest read and a scan) for all three checks below; none
+    # when the narrator and the writer are both forced to what needs no download.
+    forced = config.narration_backend == "embedded" and config.script_backend == "draft"
+    installed = () if forced else find_installed(config.models_dir)
     problems = []
-    for check in (lambda: require_language(code, installed_voices(config)),
-                  lambda: require_writer(code, own_script=own, language_model=installed_writer(config))):
+    for check in (lambda: require_language(code, installed_voices(config, installed)),
+                  lambda: require_writer(code, own_script=own,
+                                         language_model=installed_writer(config, installed))):
         try:
             check()
         except BadInput as exc:
             problems.append(exc.message)
     if problems:
         raise RequestInvalid("language", "; ".join(problems))
-    weak = None if own or config.script_backend == "draft" else weak_writer_note(code, config)
+    weak = None if own or config.script_backend == "draft" else weak_writer_note(code, config, installed)
     return replace(spec, notes=(*spec.notes, weak)) if weak else spec
 
 
-def weak_writer_note(code: str, config: Config) -> str | None:
-    """A sentence when none of the installed GGUFs is known to write ``code`` well."""
+def weak_writer_note(code: str, config: Config,
+                     installed: Sequence[InstalledModel] | None = None) -> str | None:
+    """A sentence when none of the installed GGUFs is known to write ``code`` well.
+    ``installed``: find_installed(config.models_dir), when the caller has it already."""
     from engine.languages import language
     from engine.models import find_installed
     from engine.narration.voice_packs import SCRIPT_MODEL_FIX, script_fix
     from engine.script_choice import GOOD, choose, fit
 
-    llms = [m for m in find_installed(config.models_dir) if m.kind == "llm"]
+    models = find_installed(config.models_dir) if installed is None else installed
+    llms = [m for m in models if m.kind == "llm"]
     if code == "en" or not llms:
         return None
     model, _ = choose(llms, code)
@@ -506,8 +524,14 @@ async def upload(request: web.Request) -> web.Response:
     return web.json_response(Stored(path=str(path), filename=path.name).to_json(), status=201)
 
 
+@cache
+def _openapi_text() -> str:
+    """/api/openapi.json's body, as json_response writes it (json.dumps): made on the first request."""
+    return json.dumps(openapi_document())
+
+
 async def openapi(request: web.Request) -> web.Response:
-    return web.json_response(openapi_document())
+    return web.json_response(text=_openapi_text())
 
 
 def setup_routes(app: web.Application) -> list[web.AbstractRoute]:
