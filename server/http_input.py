@@ -155,18 +155,20 @@ def refuse(reason: str) -> PydanticCustomError:
     return PydanticCustomError("refused", "{reason}", {"reason": reason})
 
 
-def _one_line(text: str) -> str:
-    problem = text_problem(text)
-    if problem is not None:
-        raise refuse(problem)
-    return text
+def _text_rule(*, multiline: bool) -> Callable[[str], str]:
+    """A string field's validator: ``text``, or refuse() with what text_problem found."""
+
+    def check(text: str) -> str:
+        problem = text_problem(text, multiline=multiline)
+        if problem is not None:
+            raise refuse(problem)
+        return text
+
+    return check
 
 
-def _free_text(text: str) -> str:
-    problem = text_problem(text, multiline=True)
-    if problem is not None:
-        raise refuse(problem)
-    return text
+_one_line = _text_rule(multiline=False)
+_free_text = _text_rule(multiline=True)
 
 
 #: A string field of one line (names, ids, paths): trimmed; no control characters. Its length

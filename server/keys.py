@@ -25,7 +25,7 @@ class Services:
     _storyboards: StoryboardStore | None = field(default=None, repr=False)
 
     def start(self, store: JobStore, runner: JobRunner, backends: BackendSummary,
-              storyboards: StoryboardStore | None = None) -> None:
+              storyboards: StoryboardStore) -> None:
         self._store, self._runner, self._backends = store, runner, backends
         self._storyboards = storyboards
 

@@ -114,9 +114,9 @@ class Lane:
     def __init__(self, spec: LaneSpec, store: JobStore, *, config_json: str, jobs_dir: Path,
                  videos_dir: Path, stall_seconds: float, wake: threading.Condition,
                  on_boot: Callable[["Lane", BackendSummary | None, str | None], None],
-                 tasks: StoryboardStore | None = None, data_dir: Path | None = None) -> None:
+                 tasks: StoryboardStore) -> None:
         self.spec = spec
-        self._tasks, self._data_dir = tasks, data_dir  # storyboard tasks (server/storyboard_tasks.py)
+        self._tasks = tasks  # storyboard tasks (server/storyboard_tasks.py)
         self._store = store
         self._config_json = config_json
         self._jobs_dir, self._videos_dir = jobs_dir, videos_dir
@@ -200,7 +200,7 @@ class Lane:
                 if self._worker is None:
                     self._deaths += 1
                     continue
-            if self._tasks is not None and self._storyboard_task():
+            if self._storyboard_task():
                 continue
             job = self._store.claim()
             if job is None:
@@ -248,23 +248,20 @@ class Lane:
         """Run a queued storyboard task, if there is one (before video jobs: a creator waits on it)."""
         from server.storyboard_tasks import run_task
 
-        assert self._tasks is not None and self._worker is not None
+        assert self._worker is not None
         task = self._tasks.claim_task()
         if task is None:
             return False
         self.current = task.id
         try:
-            kept = run_task(self._worker, task, self._tasks, data_dir=self._data_dir or self._jobs_dir.parent,
+            kept = run_task(self._worker, task, self._tasks, data_dir=self._jobs_dir.parent,
                             stall_seconds=self._stall, stopping=self._stopping)
         finally:
             self.current = None
         if kept:
             self._deaths = 0
         else:
-            self._worker.kill()
-            self._worker = None
-            self._deaths += 1
-            self._restarts += 1
+            self._drop_worker()
         return True
 
     def _cancel_requested(self, job_id: str) -> bool:
@@ -273,13 +270,13 @@ class Lane:
 
     def _finished(self, job: Job, kind: str, event: dict[str, Any], seconds: float) -> None:
         if kind == "done" and not self._cancel_requested(job.id):
-            board = job.spec.storyboard_id if self._tasks is not None else None
-            if board and self._tasks is not None:  # its scenes show what the render made, once complete
+            board = job.spec.storyboard_id
+            if board:  # its scenes show what the render made, once complete
                 self._tasks.adopt_render(board, job.id, job.spec, self._jobs_dir / job.id)
             self._store.finish(job.id, JobState.COMPLETE, video=str(event["video"]),
                                substatus="Video ready for download")
             log.info("%6.2fs job %s complete -> %s", seconds, job.id, event["video"])
-            if board and self._tasks is not None:  # what the storyboard no longer uses goes
+            if board:  # what the storyboard no longer uses goes
                 self._tasks.prune(board)
         elif kind == "error":
             self._store.finish(job.id, JobState.ERROR, error=str(event["message"]), substatus="Failed")
@@ -295,13 +292,18 @@ class Lane:
         finish_cancelled(self._store, self._jobs_dir / job_id,
                          self._videos_dir / str(video) if video else None)
 
-    def _lost_worker(self, job: Job, stage: str, reason: str) -> None:
-        """The worker died or hung with ``job`` on it: retry the job from its files, or fail it."""
+    def _drop_worker(self) -> None:
+        """The worker died, hung or failed a task: kill what is left of it; the loop starts a fresh
+        one after the back-off."""
         assert self._worker is not None
         self._worker.kill()
         self._worker = None
         self._deaths += 1
         self._restarts += 1
+
+    def _lost_worker(self, job: Job, stage: str, reason: str) -> None:
+        """The worker died or hung with ``job`` on it: retry the job from its files, or fail it."""
+        self._drop_worker()
         log.error("lane %d: the worker running job %s (%s stage) %s", self.spec.index, job.id, stage, reason)
         if self._cancel_requested(job.id):
             self.finish_cancelled(job.id)

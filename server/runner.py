@@ -25,7 +25,7 @@ SHUTDOWN_GRACE = 15.0
 
 class JobRunner:
     def __init__(self, store: JobStore, *, config_json: str, lanes: tuple[LaneSpec, ...], jobs_dir: Path,
-                 videos_dir: Path, stall_seconds: float, tasks: StoryboardStore | None = None) -> None:
+                 videos_dir: Path, stall_seconds: float, tasks: StoryboardStore) -> None:
         self._store = store
         self._tasks = tasks
         self._jobs_dir = jobs_dir
